@@ -1,0 +1,48 @@
+// Bundles each CLI into one ESM file behind a tiny entry that turns on Node's compile cache first,
+// so that a warm `berth-runc` pays for parsing and compiling its code only once per version.
+import { build } from 'esbuild';
+import { mkdirSync, writeFileSync } from 'node:fs';
+
+const entries = {
+  'berth-runc': 'src/cli/runc/main.ts',
+  berth: 'src/cli/berth/main.ts',
+};
+
+mkdirSync('dist', { recursive: true });
+await build({
+  entryPoints: Object.fromEntries(Object.entries(entries).map(([k, v]) => [`${k}-main`, v])).valueOf(),
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  sourcemap: 'linked',
+  external: ['koffi'],
+  chunkNames: 'chunks/[name]-[hash]',
+  logLevel: 'warning',
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+});
+await build({
+  entryPoints: { lib: 'src/lib.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  sourcemap: 'linked',
+  external: ['koffi'],
+  logLevel: 'warning',
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+});
+
+for (const name of Object.keys(entries)) {
+  writeFileSync(
+    `dist/${name}.mjs`,
+    `import { enableCompileCache } from 'node:module';\n` +
+      `try { enableCompileCache(new URL('../.cache/node-compile', import.meta.url).pathname); } catch {}\n` +
+      `await import('./${name}-main.mjs');\n`,
+  );
+}

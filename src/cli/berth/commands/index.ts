@@ -1,0 +1,9 @@
+/**
+ * The command table of `berth`. Each entry declares its flags here and imports its handler lazily.
+ * One file per concern under ./ (image.ts, container.ts, ...), each exporting `register(program)`.
+ */
+import type { Command } from 'commander';
+
+export function registerCommands(_program: Command): void {
+  // Concerns register themselves here as they land, e.g. `registerImageCommands(program)`.
+}

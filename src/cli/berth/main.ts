@@ -1,0 +1,31 @@
+/**
+ * `berth`: the Docker-like CLI. A thin layer: it parses flags, calls the library API and prints.
+ * Each command lives in its own module under ./commands and is loaded only when invoked,
+ * so that `berth --version` does not pay for the whole engine.
+ */
+import { Command, CommanderError } from 'commander';
+import { reportError } from '../common/run-cli.ts';
+import { registerCommands } from './commands/index.ts';
+
+const VERSION = '0.1.0';
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('berth')
+    .version(VERSION, '-v, --version')
+    .description('berth: containers and micro-VMs from OCI images')
+    .option('--root <dir>', 'engine state directory (env BERTH_ROOT)', process.env.BERTH_ROOT ?? '/var/lib/berth')
+    .option('--debug', 'print debug output')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError(false);
+  registerCommands(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return (process.exitCode as number | undefined) ?? 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 125;
+    return reportError('berth', err);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
