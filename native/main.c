@@ -1,0 +1,135 @@
+/*
+ * berth-helper: started by berth with a plan (PROTOCOL.md). The parent joins namespaces,
+ * clones the container process and reports its pid; the child builds the container and
+ * execs the workload. With `wait` the parent stays as a tiny monitor that relays signals
+ * and the exit status.
+ */
+#include "helper.h"
+#include "kernel.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static struct plan plan;
+static volatile pid_t child_pid;
+
+static void forward(int sig)
+{
+	if (child_pid > 0) kill(child_pid, sig);
+}
+
+static void write_map(pid_t pid, const char *file, const char *map)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t n = strlen(map);
+	if (fd < 0 || write(fd, map, n) != (ssize_t)n) {
+		int err = errno;
+		kill(pid, SIGKILL);
+		die(err, "write %s", file);
+	}
+	close(fd);
+}
+
+static void write_self(const char *file, const char *value)
+{
+	int fd = open(file, O_WRONLY | O_CLOEXEC);
+	size_t n = strlen(value);
+	if (fd < 0 || write(fd, value, n) != (ssize_t)n) die(errno, "write %s", file);
+	close(fd);
+}
+
+static void child(const struct plan *p, int console_sock) __attribute__((noreturn));
+static void child(const struct plan *p, int console_sock)
+{
+	char *state = msg_recv(NULL); /* "go": Node has put us in our cgroups and run its hooks */
+	if (!state) _exit(1);
+	int fifo_fd = -1;
+	if (p->fifo && (fifo_fd = open(p->fifo, O_PATH | O_CLOEXEC)) < 0) die(errno, "open exec fifo %s", p->fifo);
+	if (p->clone_flags & CLONE_NEWUSER) {
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) die(errno, "become root in the user namespace");
+	}
+	if (p->cgroupns && unshare(CLONE_NEWCGROUP) < 0) die(errno, "create cgroup namespace");
+	if (p->has_oom) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", p->oom);
+		write_self("/proc/self/oom_score_adj", v);
+	}
+	if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0) die(errno, "set hostname");
+	if (p->domainname && setdomainname(p->domainname, strlen(p->domainname)) < 0) die(errno, "set domainname");
+	if (p->loopback) loopback_up();
+	umask(0); /* modes in the plan are exact */
+	if (p->rootfs) {
+		setup_rootfs(p, state);
+		run_hooks(p, "createContainer", state);
+		enter_rootfs(p);
+	}
+	finish_process(p, state, console_sock, fifo_fd);
+}
+
+int main(int argc, char **argv, char **envp)
+{
+	if (argc < 2) {
+		fprintf(stderr, "berth-helper: internal helper of berth; it is started by berth, not by hand\n");
+		return 125;
+	}
+	char *end;
+	long fd = strtol(argv[1], &end, 10);
+	if (*end || fd < 3 || fd > 1024 || fcntl((int)fd, F_GETFD) < 0) {
+		fprintf(stderr, "berth-helper: bad sync fd '%s'\n", argv[1]);
+		return 125;
+	}
+	sync_fd = (int)fd;
+	ensure_sealed(argv, envp); /* before CLOEXEC: the sealed copy must inherit the socket */
+	fcntl(sync_fd, F_SETFD, FD_CLOEXEC);
+
+	size_t len;
+	char *buf = msg_recv(&len);
+	if (!buf) return 1;
+	plan_parse(buf, len, &plan);
+	if (plan.dumpable0) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	int console_sock = plan.console ? console_connect(plan.console) : -1;
+	int nsfd[16];
+	for (int i = 0; i < plan.nsetns; i++)
+		if ((nsfd[i] = open(plan.setns[i], O_RDONLY | O_CLOEXEC)) < 0) die(errno, "open namespace %s", plan.setns[i]);
+	for (int i = 0; i < plan.nsetns; i++) {
+		if (setns(nsfd[i], 0) < 0) die(errno, "join namespace %s", plan.setns[i]);
+		close(nsfd[i]);
+	}
+
+	/* the exec fifo is made here, before the clone, so `create` never leaves one without a process */
+	if (plan.fifo && mkfifo(plan.fifo, 0622) < 0) die(errno, "mkfifo %s", plan.fifo);
+	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)plan.clone_flags | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0) die(errno, "clone");
+	if (pid == 0) child(&plan, console_sock);
+	child_pid = pid;
+	if (console_sock >= 0) close(console_sock);
+	if (plan.uidmap) write_map(pid, "uid_map", plan.uidmap);
+	if (plan.gidmap) write_map(pid, "gid_map", plan.gidmap);
+	if (plan.wait) {
+		struct sigaction sa = { .sa_handler = forward };
+		sigemptyset(&sa.sa_mask);
+		for (int s = 1; s < NSIG; s++)
+			if (s != SIGCHLD && s != SIGKILL && s != SIGSTOP && s != SIGPIPE) sigaction(s, &sa, NULL);
+	}
+	if (msg_send("pid %d", pid) < 0) {
+		kill(pid, SIGKILL);
+		_exit(1);
+	}
+	if (!plan.wait) _exit(0);
+	close(sync_fd); /* the child speaks to Node from here on */
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) return 125;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}

@@ -1,0 +1,99 @@
+/**
+ * The shared core of `create` and `run`: claim the id, make the cgroup, start the helper,
+ * and walk it through the handshake. Any failure undoes everything: no cgroup, state
+ * directory or process is left behind.
+ */
+import { renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { CgroupManager } from '../cgroups/index.ts';
+import type { State } from '../oci/runtime-spec.ts';
+import { loadBundle } from './bundle.ts';
+import { effectiveResources } from './devices.ts';
+import { ociState, processStartTime, type ContainerRecord } from './container-state.ts';
+import { defaultCgroupsPath, type RuntimeContext } from './context.ts';
+import { HelperSession } from './helper-process.ts';
+import { runHooks } from './hooks.ts';
+import { encodePlan } from './plan-encode.ts';
+import { buildInitPlan } from './plan.ts';
+import { killAndWait } from './process-wait.ts';
+
+export interface LaunchOptions {
+  bundle?: string;
+  /** create: wait on the exec fifo for `start`; run: go straight on and wait for the exit; detach: go on, don't wait. */
+  mode: 'create' | 'run' | 'detach';
+  consoleSocket?: string;
+  pidFile?: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+}
+
+export interface Launched {
+  rec: ContainerRecord;
+  session: HelperSession;
+}
+
+export function writePidFile(file: string, pid: number): void {
+  const abs = path.resolve(file);
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp`);
+  writeFileSync(tmp, String(pid));
+  renameSync(tmp, abs);
+}
+
+export async function launch(ctx: RuntimeContext, id: string, opts: LaunchOptions): Promise<Launched> {
+  const { bundle, spec, rootfs } = loadBundle(opts.bundle);
+  ctx.root.claim(id);
+  const rec: ContainerRecord = {
+    id,
+    bundle,
+    rootfs,
+    pid: 0,
+    pidStart: '',
+    created: new Date().toISOString(),
+    owner: os.userInfo().username,
+    cgroupsPath: defaultCgroupsPath(id, spec.linux?.cgroupsPath),
+    config: spec,
+  };
+  let cg: CgroupManager | undefined;
+  let session: HelperSession | undefined;
+  try {
+    ctx.root.save(rec);
+    cg = ctx.cgroups(rec);
+    cg.create();
+    cg.apply(effectiveResources(spec));
+    const plan = buildInitPlan({
+      spec,
+      bundle,
+      wait: opts.mode === 'run',
+      fifoPath: opts.mode === 'create' ? ctx.root.fifoPath(id) : undefined,
+      consoleSocket: opts.consoleSocket,
+      noPivot: opts.noPivot,
+      preserveFds: opts.preserveFds,
+      cgroup: { mode: cg.mode, paths: cg.paths() },
+    });
+    session = new HelperSession(encodePlan(plan), { preserveFds: opts.preserveFds });
+    const { pid } = await session.expect('pid');
+    cg.addProcess(pid);
+    rec.pid = pid;
+    rec.pidStart = processStartTime(pid) ?? '';
+    ctx.root.save(rec);
+    const creating: State = ociState(rec, 'creating');
+    runHooks('prestart', spec.hooks?.prestart, creating);
+    runHooks('createRuntime', spec.hooks?.createRuntime, creating);
+    session.go(JSON.stringify(ociState(rec, 'created')));
+    await session.expect('ready');
+    if (opts.pidFile) writePidFile(opts.pidFile, pid);
+    return { rec, session };
+  } catch (err) {
+    if (session) session.child.kill('SIGKILL');
+    if (rec.pid) await killAndWait(rec);
+    try {
+      cg?.killAll('SIGKILL');
+      cg?.destroy();
+    } catch {
+      /* best effort: the original error is what the user needs */
+    }
+    ctx.root.remove(id);
+    throw err;
+  }
+}
