@@ -46,10 +46,10 @@ typecheck: npm
 	$(NODE) node_modules/typescript/bin/tsc --noEmit -p .
 
 test-unit: build
-	$(NODE) --test --test-reporter=spec test/unit/
+	$(NODE) --test --test-reporter=spec 'test/unit/**/*.test.ts'
 
 test: deps build typecheck
-	$(NODE) --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 test/
+	$(NODE) --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 'test/**/*.test.ts'
 
 demo: deps build
 	./scripts/demo.sh
