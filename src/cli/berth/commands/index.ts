@@ -3,7 +3,9 @@
  * One file per concern under ./ (image.ts, container.ts, ...), each exporting `register(program)`.
  */
 import type { Command } from 'commander';
+import { registerImageCommands } from './image.ts';
 
-export function registerCommands(_program: Command): void {
+export function registerCommands(program: Command): void {
+  registerImageCommands(program);
   // Concerns register themselves here as they land, e.g. `registerImageCommands(program)`.
 }

@@ -1,0 +1,80 @@
+/**
+ * A directory tree as a tar stream (for squash): sorted, deterministic, hardlinks as links,
+ * devices with their numbers, ownership, modes, nanosecond mtimes and xattrs (binary-exact) kept.
+ * The tree is trusted (berth made it) and read with lstat only, never following a symlink.
+ */
+import { lstatSync, readdirSync, readlinkSync, createReadStream, type BigIntStats } from 'node:fs';
+import { join } from 'node:path';
+import type { Sys } from '../sys/types.ts';
+import { encodeTarHeader, TAR_END, tarPadding, type EntryType } from '../unpack/tar-writer.ts';
+
+function major(rdev: bigint): number {
+  return Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+}
+function minor(rdev: bigint): number {
+  return Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+}
+
+function typeOf(st: BigIntStats): EntryType | undefined {
+  if (st.isDirectory()) return 'directory';
+  if (st.isFile()) return 'file';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isCharacterDevice()) return 'character-device';
+  if (st.isBlockDevice()) return 'block-device';
+  if (st.isFIFO()) return 'fifo';
+  return undefined; // sockets are not archived
+}
+
+export async function* treeToTar(sys: Sys, root: string): AsyncGenerator<Buffer> {
+  const links = new Map<string, string>();
+  async function* entry(rel: string): AsyncGenerator<Buffer> {
+    const abs = rel === '' ? root : join(root, rel);
+    const st = lstatSync(abs, { bigint: true });
+    const type = typeOf(st);
+    if (!type) return;
+    const name = rel === '' ? './' : rel;
+    const xattrs = new Map<string, Buffer>();
+    for (const x of sys.llistxattr(abs)) {
+      if (x.startsWith('trusted.overlay.')) continue;
+      const v = sys.lgetxattr(abs, x);
+      if (v) xattrs.set(x, v);
+    }
+    const sec = Number(st.mtimeNs / 1_000_000_000n);
+    const nsec = Number(st.mtimeNs % 1_000_000_000n);
+    const base = { name, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: sec, mtimeNsec: nsec, xattrs };
+    if (type === 'file' && st.nlink > 1n) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = links.get(key);
+      if (first) {
+        yield encodeTarHeader({ ...base, type: 'link', linkname: first, xattrs: undefined });
+        return;
+      }
+      links.set(key, rel);
+    }
+    if (type === 'file') {
+      const size = Number(st.size);
+      yield encodeTarHeader({ ...base, type, size });
+      let n = 0;
+      for await (const c of createReadStream(abs) as AsyncIterable<Buffer>) {
+        const chunk = n + c.length > size ? c.subarray(0, size - n) : c;
+        n += chunk.length;
+        yield chunk;
+      }
+      if (n < size) yield Buffer.alloc(size - n); // the file shrank under us: keep the archive valid
+      yield tarPadding(size);
+      return;
+    }
+    if (type === 'symlink') {
+      yield encodeTarHeader({ ...base, type, linkname: readlinkSync(abs) });
+      return;
+    }
+    if (type === 'character-device' || type === 'block-device') {
+      yield encodeTarHeader({ ...base, type, devmajor: major(st.rdev), devminor: minor(st.rdev) });
+      return;
+    }
+    yield encodeTarHeader({ ...base, type });
+    if (type === 'directory') for (const child of readdirSync(abs).sort()) yield* entry(rel === '' ? child : `${rel}/${child}`);
+  }
+  yield* entry('');
+  yield TAR_END;
+}

@@ -1,0 +1,60 @@
+/**
+ * Layer compression: decided by the bytes (magic numbers), because Docker archives name every
+ * layer `layer.tar` whatever it holds. Node 24's zlib decompresses both gzip and zstd, streaming.
+ */
+import { Readable, pipeline } from 'node:stream';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+export function sniffCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+/** The compression a layer media type announces (Docker and OCI names), or undefined if unknown. */
+export function compressionOfMediaType(mediaType: string): Compression | undefined {
+  if (/\.tar\.gzip$|tar\+gzip$/.test(mediaType)) return 'gzip';
+  if (/tar\+zstd$|\.tar\.zstd$/.test(mediaType)) return 'zstd';
+  if (/\.tar$|rootfs\.diff\.tar$|\.tar$/.test(mediaType) || mediaType.endsWith('layer.v1.tar')) return 'none';
+  return undefined;
+}
+
+/** Reads until `n` bytes are seen, then hands back those bytes and a stream of the whole input. */
+async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const chunks: Buffer[] = [];
+  let have = 0;
+  let ended = false;
+  while (have < n) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    chunks.push(r.value);
+    have += r.value.length;
+  }
+  const head = Buffer.concat(chunks);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head;
+    while (!ended) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  // Destroying the returned stream returns the generator, which returns (destroys) the input.
+  return { head, stream: Readable.from(all(), { objectMode: false }) };
+}
+
+/** The uncompressed tar stream of a layer blob, whichever compression it uses. */
+export async function decompressed(input: Readable): Promise<{ stream: Readable; compression: Compression }> {
+  const { head, stream } = await peek(input, 4);
+  const compression = sniffCompression(head);
+  if (compression === 'none') return { stream, compression };
+  const dec = compression === 'gzip' ? createGunzip() : createZstdDecompress();
+  pipeline(stream, dec, () => {});
+  return { stream: dec, compression };
+}

@@ -1,0 +1,112 @@
+/**
+ * Writes into an unpack target through directory fds only. The target root is opened once; every
+ * parent directory is reached with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | ...) relative to
+ * it, and every entry is created by a single-component *at() call relative to that parent. So no
+ * path in a layer, however crafted, can make the kernel resolve outside the target: an escape is
+ * impossible by construction, and the string checks in `paths.ts` only make the error readable.
+ */
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { AT, O, RESOLVE_STRICT, fdPath, type Sys } from '../sys/types.ts';
+import { isErrno } from '../sys/errors.ts';
+import { UnsafeLayerError } from './errors.ts';
+
+const DIR_FLAGS = O.RDONLY | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC;
+
+export class SafeTree {
+  readonly sys: Sys;
+  readonly rootFd: number;
+  private cache = new Map<string, number>();
+
+  /** Opens `root` (a trusted, existing directory) as the anchor of every later call. */
+  constructor(sys: Sys, root: string) {
+    this.sys = sys;
+    this.rootFd = sys.openat2(AT.FDCWD, root, { flags: DIR_FLAGS, resolve: 0 });
+  }
+
+  /**
+   * An fd of the directory `rel` (a normalized relative path, '' for the root), creating missing
+   * components as 0755 directories. Owned by the tree: callers must not close it.
+   */
+  dir(rel: string, entry: string): number {
+    if (rel === '') return this.rootFd;
+    const hit = this.cache.get(rel);
+    if (hit !== undefined) return hit;
+    let fd: number;
+    try {
+      fd = this.sys.openat2(this.rootFd, rel, { flags: DIR_FLAGS, resolve: RESOLVE_STRICT });
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw this.explain(err, entry);
+      fd = this.createDirs(rel, entry);
+    }
+    if (this.cache.size > 256) this.dropCache();
+    this.cache.set(rel, fd);
+    return fd;
+  }
+
+  private createDirs(rel: string, entry: string): number {
+    let cur = this.rootFd;
+    for (const part of rel.split('/')) {
+      let next: number;
+      try {
+        next = this.sys.openat2(cur, part, { flags: DIR_FLAGS, resolve: RESOLVE_STRICT });
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw this.explain(err, entry);
+        this.sys.mkdirat(cur, part, 0o755);
+        next = this.sys.openat2(cur, part, { flags: DIR_FLAGS, resolve: RESOLVE_STRICT });
+      }
+      if (cur !== this.rootFd) this.sys.close(cur);
+      cur = next;
+    }
+    return cur;
+  }
+
+  private explain(err: unknown, entry: string): unknown {
+    if (isErrno(err, 'ELOOP')) return new UnsafeLayerError(entry, 'its path goes through a symbolic link');
+    if (isErrno(err, 'EXDEV')) return new UnsafeLayerError(entry, 'its path leads outside the layer');
+    if (isErrno(err, 'ENOTDIR')) return new UnsafeLayerError(entry, 'a parent in its path is not a directory');
+    return err;
+  }
+
+  /** lstat of `name` in the directory `dirFd`, or undefined if absent. */
+  lstat(dirFd: number, name: string): Stats | undefined {
+    try {
+      return lstatSync(fdPath(dirFd, name));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  /** Removes `name` in `dirFd`, recursively for directories, never following a symlink. */
+  remove(dirFd: number, name: string): void {
+    const st = this.lstat(dirFd, name);
+    if (!st) return;
+    if (!st.isDirectory()) {
+      this.sys.unlinkat(dirFd, name, 0);
+      return;
+    }
+    this.dropCache(); // cached fds may point into the removed tree
+    const fd = this.sys.openat2(dirFd, name, { flags: DIR_FLAGS, resolve: RESOLVE_STRICT });
+    try {
+      this.clear(fd);
+    } finally {
+      this.sys.close(fd);
+    }
+    this.sys.unlinkat(dirFd, name, AT.REMOVEDIR);
+  }
+
+  /** Removes every child of the directory `fd` except those `keep` accepts. */
+  clear(fd: number, keep: (name: string) => boolean = () => false): void {
+    for (const child of readdirSync(fdPath(fd))) if (!keep(child)) this.remove(fd, child);
+  }
+
+  dropCache(): void {
+    for (const fd of this.cache.values()) this.sys.close(fd);
+    this.cache.clear();
+  }
+
+  close(): void {
+    this.dropCache();
+    this.sys.close(this.rootFd);
+  }
+}
