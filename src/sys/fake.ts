@@ -55,8 +55,14 @@ export class FakeSys implements Sys {
         st = undefined;
       }
       const last = i === parts.length - 1;
-      if (st?.isSymbolicLink() && !(last && how.flags & O.NOFOLLOW)) {
-        if (how.resolve & RESOLVE.NO_SYMLINKS) throw new SyscallError('openat2', 'ELOOP', p);
+      if (st?.isSymbolicLink()) {
+        // As the kernel: NO_SYMLINKS refuses a trailing symlink too, unless O_PATH|O_NOFOLLOW.
+        const openLink = last && how.flags & O.NOFOLLOW && how.flags & O.PATH;
+        if (how.resolve & RESOLVE.NO_SYMLINKS && !openLink) throw new SyscallError('openat2', 'ELOOP', p);
+        if (last && how.flags & O.NOFOLLOW) {
+          cur = next;
+          continue;
+        }
         const target = fs.readlinkSync(next);
         const resolved = path.resolve(cur, target);
         if (confined && !(resolved + '/').startsWith(base + '/')) throw new SyscallError('openat2', 'EXDEV', p);

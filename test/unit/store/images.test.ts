@@ -1,0 +1,82 @@
+import { test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeSys } from '../../../src/sys/fake.ts';
+import { Store } from '../../../src/store/store.ts';
+import { importTarball } from '../../../src/image/import.ts';
+import { resolveImage } from '../../../src/image/resolve.ts';
+import { pruneImages, removeImages, tagImage } from '../../../src/image/remove.ts';
+import { listImages } from '../../../src/image/query.ts';
+import { RootfsManager } from '../../../src/store/rootfs.ts';
+import { BadStateError, NotFoundError } from '../../../src/common/errors.ts';
+import { makeTar } from '../unpack/tars.ts';
+
+let root: string;
+let store: Store;
+let tarPath: string;
+beforeEach(async () => {
+  root = mkdtempSync(join(tmpdir(), 'berth-images-'));
+  store = await Store.open(join(root, 'store'), { sys: new FakeSys() });
+  tarPath = join(root, 'rootfs.tar');
+  writeFileSync(tarPath, await makeTar([{ name: 'bin/sh', body: 'sh', mode: 0o755 }, { name: 'etc/hosts', body: '127.0.0.1 localhost\n' }]));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+test('import, tag, resolve by name, short ID and localhost/ alias', async () => {
+  const id = await importTarball(store, tarPath, 'bb:1', { changes: ['CMD ["/bin/sh"]'] });
+  assert.equal(resolveImage(store, 'bb:1').record.id, id);
+  assert.equal(resolveImage(store, id.slice(7, 19)).record.id, id);
+  await tagImage(store, 'bb:1', 'localhost/other:x');
+  assert.equal(resolveImage(store, 'other:x').record.id, id, 'short names also find localhost/ images');
+  assert.throws(() => resolveImage(store, 'nope'), NotFoundError);
+  const rows = listImages(store);
+  assert.deepEqual(rows.map((r) => `${r.Repository}:${r.Tag}`).sort(), ['bb:1', 'localhost/other:x']);
+  assert.equal(store.snapshots.list().length, 1);
+});
+
+test('rmi untags, then deletes and collects blobs and snapshots', async () => {
+  const id = await importTarball(store, tarPath, 'bb:1');
+  await tagImage(store, 'bb:1', 'bb:2');
+  await assert.rejects(removeImages(store, [id.slice(7, 19)]), BadStateError, 'an ID with several tags needs -f');
+  let r = await removeImages(store, ['bb:1']);
+  assert.deepEqual(r.untagged, ['bb:1']);
+  assert.deepEqual(r.deleted, []);
+  r = await removeImages(store, ['bb:2']);
+  assert.deepEqual(r.deleted, [id]);
+  assert.deepEqual(readdirSync(store.layout.blobDir), []);
+  assert.deepEqual(store.snapshots.list(), []);
+});
+
+test('an image used by a container survives rmi (unless -f) and prune; its snapshots survive GC', async () => {
+  const id = await importTarball(store, tarPath, 'bb:1');
+  const rootfs = new RootfsManager(store);
+  const p = await rootfs.prepare('c1', id, { driver: 'overlay' });
+  assert.equal(p.driver, 'overlay');
+  if (p.driver === 'overlay') {
+    assert.equal(p.lowerdirs.length, 1);
+    assert.ok(existsSync(p.upper) && existsSync(p.work));
+  }
+  await assert.rejects(removeImages(store, ['bb:1']), /container c1 is using/);
+  const pr = await pruneImages(store, { all: true });
+  assert.deepEqual(pr.deleted, []);
+  const r = await removeImages(store, ['bb:1'], { force: true });
+  assert.deepEqual(r.untagged, ['bb:1']);
+  assert.deepEqual(r.deleted, [], 'the record stays while a container holds it');
+  assert.equal(store.snapshots.list().length, 1);
+  await rootfs.remove('c1');
+  const after = await pruneImages(store);
+  assert.deepEqual(after.deleted, [id]);
+  assert.deepEqual(store.snapshots.list(), []);
+});
+
+test('GC removes leftovers of killed processes', async () => {
+  await importTarball(store, tarPath, 'bb:1');
+  writeFileSync(join(store.layout.ingestDir, 'stale'), 'half a blob');
+  mkdirSync(join(store.layout.snapshotDir, '.tmp-dead', 'fs'), { recursive: true });
+  await pruneImages(store);
+  assert.deepEqual(readdirSync(store.layout.ingestDir), []);
+  assert.deepEqual(readdirSync(store.layout.snapshotDir).filter((n) => n.startsWith('.')), []);
+  assert.equal(listImages(store).length, 1);
+});
