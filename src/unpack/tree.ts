@@ -85,10 +85,29 @@ export class SafeTree {
       this.sys.unlinkat(dirFd, name, 0);
       return;
     }
-    this.dropCache(); // cached fds may point into the removed tree
+    // Cached fds below the removed directory would point into a deleted tree: forget them.
+    const parent = dirFd === this.rootFd ? '' : [...this.cache].find(([, fd]) => fd === dirFd)?.[0];
+    const gone = parent === undefined ? undefined : parent === '' ? name : `${parent}/${name}`;
+    for (const [rel, fd] of this.cache) {
+      if (fd === dirFd) continue;
+      if (gone === undefined || rel === gone || rel.startsWith(`${gone}/`)) {
+        this.sys.close(fd);
+        this.cache.delete(rel);
+      }
+    }
+    this.removeTree(dirFd, name);
+  }
+
+  private removeTree(dirFd: number, name: string): void {
+    const st = this.lstat(dirFd, name);
+    if (!st) return;
+    if (!st.isDirectory()) {
+      this.sys.unlinkat(dirFd, name, 0);
+      return;
+    }
     const fd = this.sys.openat2(dirFd, name, { flags: DIR_FLAGS, resolve: RESOLVE_STRICT });
     try {
-      this.clear(fd);
+      for (const child of readdirSync(fdPath(fd))) this.removeTree(fd, child);
     } finally {
       this.sys.close(fd);
     }

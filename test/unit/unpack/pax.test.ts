@@ -42,7 +42,7 @@ test('the sniffer queues raw PAX per entry in the order tar-stream emits them', 
   const seen: [string, Buffer | undefined, string | undefined][] = [];
   for await (const entry of extract) {
     const pax = sniffer.queue.shift() ?? null;
-    seen.push([entry.header.name, pax?.get('SCHILY.xattr.security.capability'), entry.header.pax?.['SCHILY.xattr.security.capability']]);
+    seen.push([entry.header.name, pax?.get('SCHILY.xattr.security.capability'), (entry.header.pax as Record<string, string> | undefined)?.['SCHILY.xattr.security.capability']]);
     entry.resume();
   }
   assert.equal(seen.length, 4);

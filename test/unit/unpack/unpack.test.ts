@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { FakeSys } from '../../../src/sys/fake.ts';
 import { S } from '../../../src/sys/types.ts';
 import { unpackLayer } from '../../../src/unpack/unpack.ts';
-import { CorruptLayerError, UnsafeLayerError } from '../../../src/unpack/errors.ts';
+import { CorruptLayerError } from '../../../src/unpack/errors.ts';
 import { CAP_NET_RAW, makePaxTar, makeTar } from './tars.ts';
 
 let dir: string;
