@@ -35,7 +35,7 @@ export class SafeTree {
     try {
       fd = this.sys.openat2(this.rootFd, rel, { flags: DIR_FLAGS, resolve: RESOLVE_STRICT });
     } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw this.explain(err, entry);
+      if (!isErrno(err, 'ENOENT')) throw this.explain(err, entry, rel);
       fd = this.createDirs(rel, entry);
     }
     if (this.cache.size > 256) this.dropCache();
@@ -50,7 +50,7 @@ export class SafeTree {
       try {
         next = this.sys.openat2(cur, part, { flags: DIR_FLAGS, resolve: RESOLVE_STRICT });
       } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throw this.explain(err, entry);
+        if (!isErrno(err, 'ENOENT')) throw this.explain(err, entry, rel);
         this.sys.mkdirat(cur, part, 0o755);
         next = this.sys.openat2(cur, part, { flags: DIR_FLAGS, resolve: RESOLVE_STRICT });
       }
@@ -60,11 +60,26 @@ export class SafeTree {
     return cur;
   }
 
-  private explain(err: unknown, entry: string): unknown {
-    if (isErrno(err, 'ELOOP')) return new UnsafeLayerError(entry, 'its path goes through a symbolic link');
+  private explain(err: unknown, entry: string, rel: string): unknown {
+    // The kernel has already refused; this only finds the words. With O_DIRECTORY a trailing
+    // symlink yields ENOTDIR rather than ELOOP, so look for the symlink ourselves (lstat only).
+    if (isErrno(err, 'ELOOP') || (isErrno(err, 'ENOTDIR') && this.firstSymlink(rel) !== undefined))
+      return new UnsafeLayerError(entry, `its path goes through a symbolic link ('${this.firstSymlink(rel) ?? rel}')`);
     if (isErrno(err, 'EXDEV')) return new UnsafeLayerError(entry, 'its path leads outside the layer');
     if (isErrno(err, 'ENOTDIR')) return new UnsafeLayerError(entry, 'a parent in its path is not a directory');
     return err;
+  }
+
+  private firstSymlink(rel: string): string | undefined {
+    const parts = rel.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      const st = this.lstat(this.rootFd, prefix);
+      if (!st) return undefined;
+      if (st.isSymbolicLink()) return prefix;
+      if (!st.isDirectory()) return undefined;
+    }
+    return undefined;
   }
 
   /** lstat of `name` in the directory `dirFd`, or undefined if absent. */
