@@ -36,11 +36,35 @@ static const char *fdpath(int fd, char buf[32])
 	return buf;
 }
 
-/* Open path (O_PATH) inside the root, creating it (a directory, or an empty file) and its parents if missing. */
-static int ensure_path(const char *path, int dir)
+/* The path of an fd below the root, as the container will see it ("/a/b"), from /proc/self/fd. */
+static int path_in_root(int fd, char *out, size_t len)
+{
+	char buf[32], host[PATH_MAX], root[PATH_MAX];
+	ssize_t n = readlink(fdpath(fd, buf), host, sizeof(host) - 1);
+	ssize_t r = readlink(fdpath(rootfd, buf), root, sizeof(root) - 1);
+	if (n < 0 || r < 0) return -1;
+	host[n] = root[r] = 0;
+	if (strncmp(host, root, (size_t)r) || (host[r] && host[r] != '/')) {
+		errno = EXDEV; /* cannot happen with RESOLVE_IN_ROOT; refuse rather than guess */
+		return -1;
+	}
+	snprintf(out, len, "%s", host[r] ? host + r : "/");
+	return 0;
+}
+
+/*
+ * Open path (O_PATH) inside the root, creating it (a directory, or an empty file) and its
+ * parents if missing. A dangling symlink on the way is followed inside the root and its
+ * target created there, never on the host.
+ */
+static int ensure_path_depth(const char *path, int dir, int depth)
 {
 	int fd = open_in_root(path, O_PATH);
 	if (fd >= 0 || errno != ENOENT) return fd;
+	if (depth > 40) {
+		errno = ELOOP;
+		return -1;
+	}
 	char parent[PATH_MAX], base[PATH_MAX];
 	snprintf(parent, sizeof(parent), "%s", path);
 	snprintf(base, sizeof(base), "%s", path);
@@ -49,8 +73,20 @@ static int ensure_path(const char *path, int dir)
 		errno = EINVAL;
 		return -1;
 	}
-	int pfd = ensure_path(pdir, 1);
+	int pfd = ensure_path_depth(pdir, 1, depth + 1);
 	if (pfd < 0) return -1;
+	struct stat st;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX], where[PATH_MAX], next[2 * PATH_MAX + 2];
+		ssize_t n = readlinkat(pfd, name, target, sizeof(target) - 1);
+		int ok = n >= 0 && path_in_root(pfd, where, sizeof(where)) == 0;
+		close(pfd);
+		if (!ok) return -1;
+		target[n] = 0;
+		if (target[0] == '/') snprintf(next, sizeof(next), "%s", target);
+		else snprintf(next, sizeof(next), "%s/%s", where, target);
+		return ensure_path_depth(next, dir, depth + 1);
+	}
 	int rc;
 	if (dir) {
 		rc = mkdirat(pfd, name, 0755);
@@ -61,6 +97,11 @@ static int ensure_path(const char *path, int dir)
 	close(pfd);
 	if (rc < 0 && errno != EEXIST) return -1;
 	return open_in_root(path, O_PATH);
+}
+
+static int ensure_path(const char *path, int dir)
+{
+	return ensure_path_depth(path, dir, 0);
 }
 
 /* Flags the kernel locks on a mount (a bind remount must keep them, or it fails in a user namespace). */
@@ -233,7 +274,7 @@ void setup_rootfs(const struct plan *p, const char *state)
 	}
 	if (p->mkcwd && p->cwd) {
 		int fd = ensure_path(p->cwd, 1);
-		if (fd < 0) die(errno, "create working directory %s", p->cwd);
+		if (fd < 0) die(errno, "cwd \"%s\" cannot be made inside the container root", p->cwd);
 		close(fd);
 	}
 	if (p->rootro) {

@@ -3,7 +3,7 @@
  * plus runners for berth-runc and runc. Everything made here is removed by `cleanup()`.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,9 +33,13 @@ export function makeBusyboxRootfs(dir: string): string {
 }
 
 let sharedRootfs: string | undefined;
-/** One busybox rootfs per test process, copied (cheaply: hard links would share inodes with a container's writes). */
+/** One shared busybox rootfs per test process, for read-only uses (image imports); removed at exit. */
 export function busyboxRootfs(): string {
-  if (!sharedRootfs || !existsSync(sharedRootfs)) sharedRootfs = makeBusyboxRootfs(path.join(tempDir('rootfs'), 'rootfs'));
+  if (!sharedRootfs || !existsSync(sharedRootfs)) {
+    const parent = tempDir('rootfs');
+    process.on('exit', () => rmSync(parent, { recursive: true, force: true }));
+    sharedRootfs = makeBusyboxRootfs(path.join(parent, 'rootfs'));
+  }
   return sharedRootfs;
 }
 
@@ -81,6 +85,23 @@ export function runTool(cmd: string, args: string[], opts: { input?: string; tim
 
 export function berthRunc(stateRoot: string, args: string[], opts: { input?: string; timeout?: number } = {}): RunResult {
   return runTool(BERTH_RUNC, ['--root', stateRoot, ...args], opts);
+}
+
+/**
+ * For commands that leave a process running (`run -d`, `exec -d`, `create`): the container
+ * inherits our stdio, so pipes would never reach EOF. Output goes to /dev/null and errors are
+ * read back from berth-runc's --log file.
+ */
+export function berthRuncDetached(stateRoot: string, args: string[]): RunResult {
+  const log = path.join(stateRoot, `.log-${Math.random().toString(36).slice(2)}`);
+  const r = spawnSync(BERTH_RUNC, ['--root', stateRoot, '--log', log, ...args], { stdio: 'ignore', timeout: 60_000 });
+  let stderr = '';
+  try {
+    stderr = readFileSync(log, 'utf8');
+  } catch {
+    /* no error logged */
+  }
+  return { status: r.status, stdout: '', stderr };
 }
 
 export function runc(stateRoot: string, args: string[], opts: { input?: string; timeout?: number } = {}): RunResult {

@@ -118,8 +118,8 @@ export async function dockerArchive(layers: Buffer[], tag: string, opts: { diffI
     }),
   );
   const files: [string, Buffer][] = [[`${sha(config).slice(7)}.json`, config]];
-  const names = layers.map((l, i) => `${i}/layer.tar`);
-  layers.forEach((l, i) => files.push([names[i]!, l]));
+  const names = layers.map((_, i) => `${i}/layer.tar`);
+  layers.forEach((layer, i) => files.push([names[i]!, layer]));
   files.push(['manifest.json', Buffer.from(JSON.stringify([{ Config: files[0]![0], RepoTags: [tag], Layers: names }]))]);
   const pack = tarStream.pack();
   for (const [name, body] of files) pack.entry({ name, mode: 0o644 }, body);

@@ -118,3 +118,25 @@ test('squash merges the layers into one with whiteouts applied', { skip }, async
   const hist = ok(berth(root, ['history', 'three:squashed'])).stdout;
   assert.match(hist, /berth image squash/);
 });
+
+test('a 70-layer image mounts (lowerdirs beyond one page of mount data)', { skip }, async () => {
+  const layers: Buffer[] = [];
+  for (let i = 0; i < 70; i++) layers.push(await tarOf([{ name: `l${i}`, body: String(i) }, { name: 'top', body: `layer ${i}` }]));
+  writeFileSync(join(dir, 'tall.tar'), await dockerArchive(layers, 'tall:1'));
+  ok(berth(root, ['load', '-i', join(dir, 'tall.tar')]));
+  const tallId = JSON.parse(ok(berth(root, ['image', 'inspect', 'tall:1'])).stdout)[0].Id;
+  const store = await Store.open(root);
+  const rootfs = new RootfsManager(store);
+  const prepared = await rootfs.prepare('ctr-tall', tallId, { driver: 'overlay' });
+  if (prepared.driver === 'overlay') assert.ok(prepared.lowerdirs.join(':').length > 4096);
+  const target = join(dir, 'mnt-tall');
+  mkdirSync(target);
+  rootfs.mount(prepared, target);
+  try {
+    assert.equal(readFileSync(join(target, 'top'), 'utf8'), 'layer 69');
+    assert.equal(readdirSync(target).length, 71);
+  } finally {
+    rootfs.unmount(target);
+  }
+  await rootfs.remove('ctr-tall');
+});
