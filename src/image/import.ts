@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { NotFoundError } from '../common/errors.ts';
 import type { Digest } from '../store/digest.ts';
 import type { Store } from '../store/store.ts';
+import { collectGarbageIfIdle } from '../store/gc.ts';
 import { decompressed } from '../unpack/compression.ts';
 import { applyChanges } from './changes.ts';
 import { commitImage } from './commit.ts';
@@ -44,7 +45,7 @@ export async function importTarball(
       throw new NotFoundError(`open ${source}: no such file or directory`);
     }
   }
-  return store.withStoreLock('shared', async () => {
+  const result = await store.withStoreLock('shared', async () => {
     const blob = await store.content.ingest(source === '-' ? stdin : createReadStream(source));
     const { stream, compression } = await decompressed(store.content.open(blob.digest));
     const diffID = compression === 'none' ? (stream.destroy(), blob.digest) : await hashOf(stream);
@@ -79,4 +80,6 @@ export async function importTarball(
     );
     return rec.id;
   });
+  await collectGarbageIfIdle(store);
+  return result;
 }

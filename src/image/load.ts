@@ -13,6 +13,7 @@ import { NotFoundError } from '../common/errors.ts';
 import { parseDigest, type Digest } from '../store/digest.ts';
 import type { Descriptor } from '../store/images.ts';
 import type { Store } from '../store/store.ts';
+import { collectGarbageIfIdle } from '../store/gc.ts';
 import { decompressed, sniffCompression } from '../unpack/compression.ts';
 import { commitImage, InvalidImageError } from './commit.ts';
 import { hostArch, layerMediaType, MT, type DescriptorJson, type IndexJson, type ManifestJson } from './media.ts';
@@ -206,7 +207,7 @@ async function loadLayoutDir(store: Store, dir: string): Promise<LoadedImage[]> 
 
 /** Loads every image of a Docker archive, OCI archive (file or `-` for stdin) or OCI layout dir. */
 export async function loadImages(store: Store, source: string, stdin: Readable = process.stdin): Promise<LoadedImage[]> {
-  return store.withStoreLock('shared', async () => {
+  const result = await store.withStoreLock('shared', async () => {
     if (source !== '-') {
       let st;
       try {
@@ -224,5 +225,7 @@ export async function loadImages(store: Store, source: string, stdin: Readable =
     }
     throw new InvalidImageError('not an image archive: no manifest.json or index.json');
   });
+  await collectGarbageIfIdle(store);
+  return result;
 }
 

@@ -5,7 +5,8 @@
  * "image recorded"; that also makes leftovers of killed processes (ingest/ temp files,
  * snapshots/.tmp-*) safe to delete here.
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { LOCK } from '../sys/types.ts';
 import { join } from 'node:path';
 import type { Digest } from './digest.ts';
 import { readLeases } from './rootfs.ts';
@@ -51,4 +52,23 @@ export function collectGarbage(store: Store): GcResult {
   store.snapshots.removeTemps();
   for (const n of readdirSync(store.layout.ingestDir)) rmSync(join(store.layout.ingestDir, n), { force: true });
   return res;
+}
+
+/**
+ * GC if no other berth process is using the store right now (a non-blocking exclusive lock):
+ * run after commands that leave unreferenced content behind (a replaced manifest, archive
+ * members such as manifest.json), never making them wait for a concurrent load.
+ */
+export async function collectGarbageIfIdle(store: Store): Promise<GcResult | undefined> {
+  const fd = openSync(store.layout.storeLock, 'a+', 0o600);
+  try {
+    try {
+      await store.sys.flock(fd, LOCK.EX | LOCK.NB);
+    } catch {
+      return undefined; // busy: the next idle command collects
+    }
+    return collectGarbage(store);
+  } finally {
+    closeSync(fd);
+  }
 }
