@@ -27,7 +27,7 @@ export function frame(payload: Buffer | string): Buffer {
 
 /** Splits a byte stream into frames; keeps the remainder for the next chunk. */
 export class FrameReader {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   push(chunk: Buffer): string[] {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     const out: string[] = [];

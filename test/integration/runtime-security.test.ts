@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, 
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Spec } from '../../src/oci/runtime-spec.ts';
 import { helperPath } from '../../src/runtime/helper-process.ts';
 import { berthRunc, berthRuncDetached, makeBundle, removeCgroups, tempDir, uniqueId } from '../helpers/fixtures.ts';
 
@@ -20,7 +21,7 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function bundle(mutate: Parameters<typeof makeBundle>[0]) {
+function bundle(mutate: (s: Spec) => void) {
   const b = makeBundle((s) => {
     s.linux!.cgroupsPath = `/${CG}/${uniqueId('c')}`;
     mutate(s);

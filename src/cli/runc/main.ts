@@ -217,7 +217,9 @@ async function main(argv: string[]): Promise<number> {
   program
     .command('features')
     .description('show what this runtime supports')
-    .action(() => process.stdout.write(JSON.stringify(rt.features(), null, 2) + '\n'));
+    .action(() => {
+      process.stdout.write(JSON.stringify(rt.features(), null, 2) + '\n');
+    });
 
   if (argv.length === 1 && (argv[0] === '-v' || argv[0] === '--version')) {
     process.stdout.write(`berth-runc version ${VERSION}\nspec: ${OCI_VERSION}\n`);
