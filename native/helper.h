@@ -32,6 +32,13 @@ struct plan {
 	int oom;
 	unsigned seccomp_flags; unsigned char *seccomp; size_t seccomp_len;
 	int preserve;
+	/* monitor mode (see monitor.c) */
+	const char *logpath, *exitpath, *oomfile;
+	int monitor, tee, ptyrelay, ptyin;
+	char **exitcmd, **exitcmd_env;
+	/* the container's root as an overlay mounted in its own mount namespace */
+	const char *ovl_target, *ovl_upper, *ovl_work;
+	char **ovl_lower; int ovl_nlower;
 };
 
 /* plan.c */
@@ -54,6 +61,13 @@ void finish_process(const struct plan *p, const char *state, int console_sock, i
 int console_connect(const char *path);
 void console_setup(int sock, int *slave_out);
 void loopback_up(void);
+
+/* monitor.c */
+int monitor_run(const struct plan *p, pid_t child, int out_r, int err_r, int ptysock);
+void mount_overlay(const struct plan *p);
+
+/* init.c */
+int init_main(int argc, char **argv);
 
 /* selfseal.c */
 void ensure_sealed(char **argv, char **envp);

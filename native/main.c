@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +55,7 @@ static void child(const struct plan *p, int console_sock)
 {
 	char *state = msg_recv(NULL); /* "go": Node has put us in our cgroups and run its hooks */
 	if (!state) _exit(1);
+	if (p->ovl_target && !(p->clone_flags & CLONE_NEWNS)) die(EINVAL, "an overlay root needs a new mount namespace");
 	int fifo_fd = -1;
 	if (p->fifo && (fifo_fd = open(p->fifo, O_PATH | O_CLOEXEC)) < 0) die(errno, "open exec fifo %s", p->fifo);
 	if (p->clone_flags & CLONE_NEWUSER) {
@@ -68,6 +71,11 @@ static void child(const struct plan *p, int console_sock)
 	if (p->domainname && setdomainname(p->domainname, strlen(p->domainname)) < 0) die(errno, "set domainname");
 	if (p->loopback) loopback_up();
 	umask(0); /* modes in the plan are exact */
+	if (p->ovl_target) {
+		/* private first, so the overlay is never seen outside this namespace */
+		if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0) die(errno, "make / a slave");
+		mount_overlay(p);
+	}
 	if (p->rootfs) {
 		setup_rootfs(p, state);
 		run_hooks(p, "createContainer", state);
@@ -78,6 +86,10 @@ static void child(const struct plan *p, int console_sock)
 
 int main(int argc, char **argv, char **envp)
 {
+	extern int agent_main(void); /* agent.c: /init of a berth VM (PID 1, no arguments) is the guest agent */
+	if (getpid() == 1 && argc < 2) return agent_main();
+	/* `berth-init -- cmd…`: the --init of a container (it is PID 1 there: checked before anything else) */
+	if (argc >= 2 && strcmp(argv[1], "--") == 0) return init_main(argc - 2, argv + 2);
 	if (argc < 2) {
 		fprintf(stderr, "berth-helper: internal helper of berth; it is started by berth, not by hand\n");
 		return 125;
@@ -107,16 +119,29 @@ int main(int argc, char **argv, char **envp)
 		close(nsfd[i]);
 	}
 
+	/* monitor: the container's stdout/stderr are pipes we read, or a pty whose master comes to us */
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, ptyp[2] = { -1, -1 };
+	if (plan.monitor && plan.ptyrelay) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ptyp) < 0) die(errno, "socketpair for pty");
+		console_sock = ptyp[1];
+	} else if (plan.monitor && (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)) {
+		die(errno, "pipes for the container's output");
+	}
 	/* the exec fifo is made here, before the clone, so `create` never leaves one without a process */
 	if (plan.fifo && mkfifo(plan.fifo, 0622) < 0) die(errno, "mkfifo %s", plan.fifo);
 	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)plan.clone_flags | SIGCHLD, 0, 0, 0, 0);
 	if (pid < 0) die(errno, "clone");
-	if (pid == 0) child(&plan, console_sock);
+	if (pid == 0) {
+		if (outp[1] >= 0 && (dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0)) die(errno, "dup output pipes");
+		child(&plan, console_sock);
+	}
+	if (outp[1] >= 0) close(outp[1]), close(errp[1]);
+	if (ptyp[1] >= 0) close(ptyp[1]), console_sock = -1;
 	child_pid = pid;
 	if (console_sock >= 0) close(console_sock);
 	if (plan.uidmap) write_map(pid, "uid_map", plan.uidmap);
 	if (plan.gidmap) write_map(pid, "gid_map", plan.gidmap);
-	if (plan.wait) {
+	if (plan.wait && !plan.monitor) {
 		struct sigaction sa = { .sa_handler = forward };
 		sigemptyset(&sa.sa_mask);
 		for (int s = 1; s < NSIG; s++)
@@ -128,6 +153,7 @@ int main(int argc, char **argv, char **envp)
 	}
 	if (!plan.wait) _exit(0);
 	close(sync_fd); /* the child speaks to Node from here on */
+	if (plan.monitor) return monitor_run(&plan, pid, outp[0], errp[0], ptyp[0]);
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) return 125;

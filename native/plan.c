@@ -160,6 +160,24 @@ int plan_parse(char *buf, size_t len, struct plan *p)
 				p->seccomp[i] = (unsigned char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
 			p->seccomp_len = n / 2;
 		} else if (IS("preserve")) p->preserve = (int)num(&c, 10);
+		else if (IS("monitor")) {
+			p->monitor = p->wait = 1;
+			p->logpath = next(&c);
+			p->exitpath = next(&c);
+		} else if (IS("tee")) p->tee = 1;
+		else if (IS("ptyrelay")) p->ptyrelay = 1;
+		else if (IS("ptyin")) p->ptyin = 1;
+		else if (IS("oomfile")) p->oomfile = next(&c);
+		else if (IS("exitcmd")) {
+			p->exitcmd = strv(&c, (size_t)num(&c, 10));
+			p->exitcmd_env = strv(&c, (size_t)num(&c, 10));
+		} else if (IS("overlay")) {
+			p->ovl_target = next(&c);
+			p->ovl_upper = next(&c);
+			p->ovl_work = next(&c);
+			p->ovl_nlower = (int)num(&c, 10);
+			p->ovl_lower = strv(&c, (size_t)p->ovl_nlower);
+		}
 		else die(EINVAL, "plan: unknown operation '%s'", op);
 #undef IS
 	}

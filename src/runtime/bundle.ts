@@ -33,3 +33,10 @@ export function loadBundle(bundleArg: string | undefined): { bundle: string; spe
   if (!isDir) throw new InvalidConfigError(`rootfs ${rootfs} is not a directory`);
   return { bundle, spec, rootfs };
 }
+
+/** A spec given in memory (by the engine) instead of a bundle's config.json. */
+export function specBundle(bundleArg: string, spec: Spec): { bundle: string; spec: Spec; rootfs: string } {
+  const bundle = path.resolve(bundleArg);
+  if (!spec.root?.path) throw new InvalidConfigError('spec has no "root.path"');
+  return { bundle, spec, rootfs: path.resolve(bundle, spec.root.path) };
+}

@@ -49,6 +49,8 @@ export function helperFailure(m: { errno: string; message: string }): Error {
 export interface HelperOptions {
   /** Extra fds (3..3+n-1) the container inherits (runc's --preserve-fds). */
   preserveFds?: number;
+  /** Its own session and process group: it outlives us and our terminal's signals skip it. */
+  detached?: boolean;
   /** stdio of the container: inherited from us unless given. */
   stdio?: ['inherit' | 'ignore' | number, 'inherit' | 'ignore' | number, 'inherit' | 'ignore' | number];
 }
@@ -66,7 +68,7 @@ export class HelperSession {
     const stdio: StdioOptions = [...(opts.stdio ?? ['inherit', 'inherit', 'inherit'])];
     for (let i = 0; i < n; i++) stdio.push(3 + i);
     stdio.push('pipe');
-    this.child = spawn(helperPath(), [String(3 + n)], { stdio, env: {} });
+    this.child = spawn(helperPath(), [String(3 + n)], { stdio, env: {}, detached: !!opts.detached });
     this.sock = this.child.stdio[3 + n] as Socket;
     this.exit = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
     this.child.on('error', () => this.deliver(undefined));

@@ -7,25 +7,34 @@ import { renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CgroupManager } from '../cgroups/index.ts';
-import type { State } from '../oci/runtime-spec.ts';
-import { loadBundle } from './bundle.ts';
+import type { Spec, State } from '../oci/runtime-spec.ts';
+import { loadBundle, specBundle } from './bundle.ts';
 import { effectiveResources } from './devices.ts';
 import { ociState, processStartTime, type ContainerRecord } from './container-state.ts';
 import { defaultCgroupsPath, type RuntimeContext } from './context.ts';
-import { HelperSession } from './helper-process.ts';
+import { HelperSession, type HelperOptions } from './helper-process.ts';
 import { runHooks } from './hooks.ts';
 import { encodePlan } from './plan-encode.ts';
-import { buildInitPlan } from './plan.ts';
+import { buildInitPlan, type MonitorPlan, type OverlayPlan } from './plan.ts';
 import { killAndWait } from './process-wait.ts';
 
 export interface LaunchOptions {
   bundle?: string;
   /** create: wait on the exec fifo for `start`; run: go straight on and wait for the exit; detach: go on, don't wait. */
   mode: 'create' | 'run' | 'detach';
+  /** Overrides the bundle's config.json (the engine builds the spec itself). */
+  spec?: Spec;
   consoleSocket?: string;
   pidFile?: string;
   noPivot?: boolean;
   preserveFds?: number;
+  /** The engine's monitor and overlay root (see plan.ts); runc-style callers leave them out. */
+  monitor?: MonitorPlan;
+  overlay?: OverlayPlan;
+  /** The helper in its own session, so that it (the monitor) outlives us. */
+  detachedHelper?: boolean;
+  /** stdio of the helper (and so of the container, unless a monitor owns it). */
+  stdio?: HelperOptions['stdio'];
 }
 
 export interface Launched {
@@ -41,7 +50,7 @@ export function writePidFile(file: string, pid: number): void {
 }
 
 export async function launch(ctx: RuntimeContext, id: string, opts: LaunchOptions): Promise<Launched> {
-  const { bundle, spec, rootfs } = loadBundle(opts.bundle);
+  const { bundle, spec, rootfs } = opts.spec ? specBundle(opts.bundle ?? '.', opts.spec) : loadBundle(opts.bundle);
   ctx.root.claim(id);
   const rec: ContainerRecord = {
     id,
@@ -70,8 +79,10 @@ export async function launch(ctx: RuntimeContext, id: string, opts: LaunchOption
       noPivot: opts.noPivot,
       preserveFds: opts.preserveFds,
       cgroup: { mode: cg.mode, paths: cg.paths() },
+      monitor: opts.monitor,
+      overlay: opts.overlay,
     });
-    session = new HelperSession(encodePlan(plan), { preserveFds: opts.preserveFds });
+    session = new HelperSession(encodePlan(plan), { preserveFds: opts.preserveFds, detached: opts.detachedHelper, stdio: opts.stdio });
     const { pid } = await session.expect('pid');
     cg.addProcess(pid);
     rec.pid = pid;

@@ -18,8 +18,34 @@ export interface CgroupView {
   paths: Record<string, string>;
 }
 
+/** The engine's per-container monitor (native/monitor.c): the helper stays, logs and reaps. */
+export interface MonitorPlan {
+  /** Docker json-file log of stdout/stderr. */
+  logPath: string;
+  /** Where the exit status (and OOM kill count) is written when the container ends. */
+  exitPath: string;
+  /** A file with an `oom_kill N` line (memory.oom_control on v1, memory.events on v2). */
+  oomFile?: string;
+  /** Attached: also copy output to the monitor's own stdout/stderr (and relay stdin to a pty). */
+  tee?: boolean;
+  /** Relay our stdin to the container's pseudo-terminal (`-it`). */
+  ptyIn?: boolean;
+  /** Run when the container has ended and nobody waits for the monitor any more (cleanup). */
+  exitCommand?: { argv: string[]; env: string[] };
+}
+
+/** An overlay root mounted by the helper inside the container's own mount namespace. */
+export interface OverlayPlan {
+  /** Top-most first, as overlayfs lists them. */
+  lowerdirs: string[];
+  upper: string;
+  work: string;
+}
+
 export interface InitPlanInput {
   spec: Spec;
+  monitor?: MonitorPlan;
+  overlay?: OverlayPlan;
   bundle: string;
   /** Foreground `run`: the helper stays, relays signals and returns the exit status. */
   wait: boolean;
@@ -39,6 +65,8 @@ export interface ExecPlanInput {
   wait: boolean;
   consoleSocket?: string;
   preserveFds?: number;
+  /** A monitor relays a terminal (the engine's `exec -t`). */
+  monitor?: MonitorPlan;
   /** Inode of each of our own namespaces, to skip joining one we are already in (setns on one's own userns fails). */
   sameNamespace?: (type: NamespaceType) => boolean;
 }
@@ -180,6 +208,15 @@ function deviceMode(type: string): number {
   }
 }
 
+function monitorOps(m: MonitorPlan): PlanOp[] {
+  const ops: PlanOp[] = [['monitor', m.logPath, m.exitPath]];
+  if (m.tee) ops.push(['tee']);
+  if (m.ptyIn) ops.push(['ptyin']);
+  if (m.oomFile) ops.push(['oomfile', m.oomFile]);
+  if (m.exitCommand) ops.push(['exitcmd', m.exitCommand.argv.length, ...m.exitCommand.argv, m.exitCommand.env.length, ...m.exitCommand.env]);
+  return ops;
+}
+
 export function buildInitPlan(input: InitPlanInput): PlanOp[] {
   const { spec, bundle } = input;
   const linux = spec.linux ?? {};
@@ -208,9 +245,11 @@ export function buildInitPlan(input: InitPlanInput): PlanOp[] {
   } else if (linux.uidMappings?.length || linux.gidMappings?.length) {
     throw new InvalidConfigError('uidMappings/gidMappings need a new user namespace');
   }
+  if (input.monitor) ops.push(...monitorOps(input.monitor));
   if (spec.process.terminal) {
-    if (!input.consoleSocket) throw new InvalidConfigError('process.terminal is set: pass --console-socket');
-    ops.push(['console', input.consoleSocket]);
+    if (input.monitor) ops.push(['ptyrelay']);
+    else if (!input.consoleSocket) throw new InvalidConfigError('process.terminal is set: pass --console-socket');
+    else ops.push(['console', input.consoleSocket]);
   }
   const privateCgroupNs = ns.has('cgroup') && !ns.get('cgroup')!.path;
   if (privateCgroupNs) ops.push(['cgroupns']);
@@ -225,6 +264,11 @@ export function buildInitPlan(input: InitPlanInput): PlanOp[] {
   if (ns.has('network') && !ns.get('network')!.path) ops.push(['loopback']);
 
   const rootfs = path.resolve(bundle, spec.root.path);
+  if (input.overlay) {
+    const o = input.overlay;
+    if (!o.lowerdirs.length) throw new InvalidConfigError('an overlay root needs at least one lower directory');
+    ops.push(['overlay', rootfs, o.upper, o.work, o.lowerdirs.length, ...o.lowerdirs]);
+  }
   ops.push(['rootfs', rootfs]);
   const rootProp = linux.rootfsPropagation ? propagationFlags(linux.rootfsPropagation) : undefined;
   if (linux.rootfsPropagation && rootProp === undefined)
@@ -302,9 +346,11 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
     ops.push(['setns', `/proc/${input.initPid}/ns/${NS_PROC_NAME[t]}`]);
   }
   ops.push(['clone', 0], ['dumpable0']);
+  if (input.monitor) ops.push(...monitorOps(input.monitor));
   if (input.process.terminal) {
-    if (!input.consoleSocket) throw new InvalidConfigError('the process wants a terminal: pass --console-socket');
-    ops.push(['console', input.consoleSocket]);
+    if (input.monitor) ops.push(['ptyrelay']);
+    else if (!input.consoleSocket) throw new InvalidConfigError('the process wants a terminal: pass --console-socket');
+    else ops.push(['console', input.consoleSocket]);
   }
   ops.push(...processOps(input.process, spec, input.preserveFds ?? 0));
   return ops;

@@ -15,6 +15,7 @@ async function main(argv: string[]): Promise<number> {
     .description('berth: containers and micro-VMs from OCI images')
     .option('--root <dir>', 'engine state directory (env BERTH_ROOT)', process.env.BERTH_ROOT ?? '/var/lib/berth')
     .option('--debug', 'print debug output')
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError(false);

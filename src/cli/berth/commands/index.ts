@@ -4,8 +4,12 @@
  */
 import type { Command } from 'commander';
 import { registerImageCommands } from './image.ts';
+import { registerDistributionCommands } from './distribution.ts';
+import { registerContainerCommands } from './container.ts';
 
 export function registerCommands(program: Command): void {
   registerImageCommands(program);
+  registerDistributionCommands(program);
+  registerContainerCommands(program);
   // Concerns register themselves here as they land, e.g. `registerImageCommands(program)`.
 }

@@ -1,0 +1,417 @@
+/**
+ * Container commands with Docker's flags and output: run, create, start, stop, kill, restart, rm,
+ * ps, logs, exec, inspect, wait, top, stats, pause, unpause, rename, container prune.
+ * Thin: flags in, one library call, output out.
+ */
+import { Command, Option } from 'commander';
+import type { Engine } from '../../../engine/engine.ts';
+import type { CreateOptions, MountSpec } from '../../../engine/options.ts';
+import { collect, expandEnv, parseCpus, parseInteger, parseLabels, parseMount, parseSize, parseSwap, parseTmpfs, parseUlimit, parseVolume, readEnvFile } from '../flags.ts';
+
+interface Globals {
+  root: string;
+}
+
+async function engineOf(cmd: Command): Promise<Engine> {
+  const { Engine } = await import('../../../engine/engine.ts');
+  return new Engine((cmd.optsWithGlobals() as Globals).root);
+}
+
+function out(s: string): void {
+  process.stdout.write(s);
+}
+
+/** The flags `run` and `create` share. */
+function containerFlags(c: Command): Command {
+  return c
+    .option('-d, --detach', 'run in the background and print the container id')
+    .option('-i, --interactive', 'keep stdin open')
+    .option('-t, --tty', 'allocate a pseudo-terminal')
+    .option('--rm', 'remove the container when it exits')
+    .option('--name <name>', 'assign a name')
+    .option('-e, --env <k=v>', 'set an environment variable', collect, [])
+    .option('--env-file <file>', 'read environment variables from a file', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user name or uid (and group)')
+    .option('-h, --hostname <name>', 'container hostname')
+    .option('--entrypoint <cmd>', 'override the image entrypoint')
+    .option('-m, --memory <bytes>', 'memory limit (e.g. 4MB, 512m)', parseSize)
+    .option('--memory-swap <bytes>', 'memory + swap limit; -1 for unlimited', parseSwap)
+    .option('--memory-reservation <bytes>', 'memory soft limit', parseSize)
+    .option('--cpus <n>', 'number of CPUs (e.g. 0.5)', parseCpus)
+    .option('-c, --cpu-shares <n>', 'CPU shares (relative weight)', parseInteger('--cpu-shares'))
+    .option('--cpuset-cpus <list>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--pids-limit <n>', 'tune the container pids limit (-1 for unlimited)', parseInteger('--pids-limit'))
+    .option('--ulimit <name=soft[:hard]>', 'ulimit options', collect, [])
+    .option('-v, --volume <spec>', 'bind mount a volume', collect, [])
+    .option('--mount <spec>', 'attach a filesystem mount', collect, [])
+    .option('--tmpfs <path[:opts]>', 'mount a tmpfs', collect, [])
+    .option('--read-only', "mount the container's root filesystem read-only")
+    .option('--cap-add <cap>', 'add a Linux capability', collect, [])
+    .option('--cap-drop <cap>', 'drop a Linux capability', collect, [])
+    .option('--privileged', 'give extended privileges to this container')
+    .option('--security-opt <opt>', 'security options (seccomp=unconfined|FILE, no-new-privileges)', collect, [])
+    .option('--network <mode>', 'network mode: none, host', 'none')
+    .option('--init', 'run an init inside the container that forwards signals and reaps processes')
+    .option('-l, --label <k=v>', 'set metadata on a container', collect, [])
+    .option('--stop-signal <signal>', 'signal to stop the container')
+    .option('--stop-timeout <seconds>', 'timeout (in seconds) to stop a container', parseInteger('--stop-timeout'))
+    .option('--oom-kill-disable', 'disable the OOM killer')
+    .addOption(new Option('--isolation <kind>', 'process (namespaces) or vm (a micro-VM)').choices(['process', 'vm']))
+    .argument('<image>')
+    .argument('[command...]')
+    .passThroughOptions();
+}
+
+// commander's option bag for containerFlags
+type Flags = Record<string, unknown> & {
+  env: string[]; envFile: string[]; ulimit: string[]; volume: string[]; mount: string[]; tmpfs: string[];
+  capAdd: string[]; capDrop: string[]; securityOpt: string[]; label: string[];
+};
+
+function createOptions(image: string, command: string[], o: Flags): CreateOptions {
+  const mounts: MountSpec[] = [...o.volume.map(parseVolume), ...o.mount.map(parseMount), ...o.tmpfs.map(parseTmpfs)];
+  const opts: CreateOptions = {
+    image,
+    cmd: command,
+    env: [...o.envFile.flatMap(readEnvFile), ...expandEnv(o.env)],
+    labels: parseLabels(o.label),
+    tty: !!o.tty,
+    interactive: !!o.interactive,
+    mounts,
+    binds: o.volume,
+    ulimits: o.ulimit.map(parseUlimit),
+    capAdd: o.capAdd,
+    capDrop: o.capDrop,
+    securityOpt: o.securityOpt,
+    readOnly: !!o.readOnly,
+    privileged: !!o.privileged,
+    init: !!o.init,
+    autoRemove: !!o.rm,
+    network: o.network as string,
+    oomKillDisable: !!o.oomKillDisable,
+  };
+  const copy = <K extends keyof CreateOptions>(k: K, v: unknown) => {
+    if (v !== undefined) opts[k] = v as CreateOptions[K];
+  };
+  copy('name', o.name);
+  copy('workdir', o.workdir);
+  copy('user', o.user);
+  copy('hostname', o.hostname);
+  copy('memory', o.memory);
+  copy('memorySwap', o.memorySwap);
+  copy('memoryReservation', o.memoryReservation);
+  copy('cpus', o.cpus);
+  copy('cpuShares', o.cpuShares);
+  copy('cpusetCpus', o.cpusetCpus);
+  copy('pidsLimit', o.pidsLimit);
+  copy('stopSignal', o.stopSignal);
+  copy('stopTimeout', o.stopTimeout);
+  copy('isolation', o.isolation);
+  if (o.entrypoint !== undefined) opts.entrypoint = (o.entrypoint as string) === '' ? [] : [o.entrypoint as string];
+  if (o.detach && o.rm === undefined) opts.autoRemove = false;
+  return opts;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]! + 3))).join('').trimEnd()).join('\n') + '\n';
+}
+
+function register(parent: Command, top: boolean): void {
+  const name = (n: string) => parent.command(n);
+
+  containerFlags(name('run').description('create and run a new container from an image')).action(async (image: string, command: string[], o: Flags, cmd: Command) => {
+    const engine = await engineOf(cmd);
+    const { runContainer } = await import('../../../engine/lifecycle.ts');
+    const r = await runContainer(engine, { ...createOptions(image, command, o), detach: !!o.detach }, { stdin: !!o.interactive });
+    if (o.detach) out(`${r.id}\n`);
+    else process.exitCode = r.exitCode ?? 0;
+  });
+
+  containerFlags(name('create').description('create a new container')).action(async (image: string, command: string[], o: Flags, cmd: Command) => {
+    const engine = await engineOf(cmd);
+    const { createContainer } = await import('../../../engine/create.ts');
+    out(`${(await createContainer(engine, createOptions(image, command, o))).Id}\n`);
+  });
+
+  name('start')
+    .description('start one or more stopped containers')
+    .option('-a, --attach', "attach stdout/stderr and forward signals")
+    .option('-i, --interactive', "attach the container's stdin")
+    .argument('<container...>')
+    .action(async (refs: string[], o: { attach?: boolean; interactive?: boolean }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { startContainer, waitAttached } = await import('../../../engine/start.ts');
+      const { afterExit } = await import('../../../engine/lifecycle.ts');
+      for (const ref of refs) {
+        const rec = engine.records.resolve(ref);
+        const attach = !!o.attach && refs.length === 1;
+        const started = await startContainer(engine, rec, { attach, stdin: !!o.interactive });
+        if (attach && started) {
+          process.exitCode = await waitAttached(started);
+          await afterExit(engine, rec.Id);
+        } else {
+          started?.session.detach();
+          out(`${ref}\n`);
+        }
+      }
+    });
+
+  name('stop')
+    .description('stop one or more running containers')
+    .option('-t, --time <seconds>', 'seconds to wait before killing', parseInteger('--time'))
+    .argument('<container...>')
+    .action(async (refs: string[], o: { time?: number }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { stopContainer } = await import('../../../engine/lifecycle.ts');
+      await Promise.all(refs.map(async (ref) => {
+        await stopContainer(engine, engine.records.resolve(ref), o.time);
+        out(`${ref}\n`);
+      }));
+    });
+
+  name('restart')
+    .description('restart one or more containers')
+    .option('-t, --time <seconds>', 'seconds to wait before killing', parseInteger('--time'))
+    .argument('<container...>')
+    .action(async (refs: string[], o: { time?: number }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { restartContainer } = await import('../../../engine/lifecycle.ts');
+      for (const ref of refs) {
+        await restartContainer(engine, engine.records.resolve(ref), o.time);
+        out(`${ref}\n`);
+      }
+    });
+
+  name('kill')
+    .description('kill one or more running containers')
+    .option('-s, --signal <signal>', 'signal to send', 'KILL')
+    .argument('<container...>')
+    .action(async (refs: string[], o: { signal: string }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { killContainer } = await import('../../../engine/lifecycle.ts');
+      for (const ref of refs) {
+        await killContainer(engine, engine.records.resolve(ref), o.signal);
+        out(`${ref}\n`);
+      }
+    });
+
+  const rm = name('rm');
+  if (!top) rm.alias('remove');
+  rm.description('remove one or more containers')
+    .option('-f, --force', 'force the removal of a running container (uses SIGKILL)')
+    .option('-v, --volumes', 'remove anonymous volumes associated with the container')
+    .argument('<container...>')
+    .action(async (refs: string[], o: { force?: boolean; volumes?: boolean }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { removeContainer } = await import('../../../engine/lifecycle.ts');
+      let failed: unknown;
+      await Promise.all(refs.map(async (ref) => {
+        try {
+          await removeContainer(engine, engine.records.resolve(ref), o);
+          out(`${ref}\n`);
+        } catch (e) {
+          failed ??= e;
+          const { describeError } = await import('../../../common/errors.ts');
+          process.stderr.write(`berth: ${describeError(e)}\n`);
+        }
+      }));
+      if (failed) process.exitCode = 1;
+    });
+
+  const ps = name(top ? 'ps' : 'ls');
+  if (!top) ps.alias('ps');
+  ps.description('list containers')
+    .option('-a, --all', 'show all containers (default shows just running)')
+    .option('-q, --quiet', 'only display container IDs')
+    .option('--no-trunc', "don't truncate output")
+    .option('-f, --filter <filter>', 'filter output (status=, name=, id=, label=, ancestor=)', collect, [])
+    .option('--format <format>', 'json, or table (default)')
+    .action(async (o: { all?: boolean; quiet?: boolean; trunc?: boolean; filter: string[]; format?: string }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { listContainers } = await import('../../../engine/views.ts');
+      const list = listContainers(engine, { all: o.all || o.filter.length > 0, filters: o.filter });
+      const id = (s: string) => (o.trunc === false ? s : s.slice(0, 12));
+      if (o.quiet) return out(list.map((c) => `${id(c.ID)}\n`).join(''));
+      if (o.format === 'json') return out(list.map((c) => `${JSON.stringify({ ...c, ID: id(c.ID) })}\n`).join(''));
+      const { since } = await import('../../../image/format.ts');
+      out(
+        table(
+          ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'ISOLATION', 'NAMES'],
+          list.map((c) => [
+            id(c.ID),
+            c.Image,
+            JSON.stringify(o.trunc === false || c.Command.length <= 20 ? c.Command : `${c.Command.slice(0, 19)}…`),
+            since(c.CreatedAt),
+            c.Status,
+            '',
+            c.Isolation,
+            c.Names,
+          ]),
+        ),
+      );
+    });
+
+  name('logs')
+    .description('fetch the logs of a container')
+    .option('-f, --follow', 'follow log output')
+    .option('-n, --tail <n>', 'number of lines to show from the end of the logs (or "all")')
+    .option('-t, --timestamps', 'show timestamps')
+    .option('--since <time>', 'show logs since a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m)')
+    .argument('<container>')
+    .action(async (ref: string, o: { follow?: boolean; tail?: string; timestamps?: boolean; since?: string }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { streamLogs } = await import('../../../engine/logs.ts');
+      const tail = o.tail === undefined || o.tail === 'all' ? undefined : parseInteger('--tail')(o.tail);
+      await streamLogs(engine, engine.records.resolve(ref), { follow: o.follow, tail, timestamps: o.timestamps, since: o.since }, (e, text) =>
+        (e.stream === 'stderr' ? process.stderr : process.stdout).write(text),
+      );
+    });
+
+  name('exec')
+    .description('execute a command in a running container')
+    .option('-d, --detach', 'run the command in the background')
+    .option('-i, --interactive', 'keep stdin open')
+    .option('-t, --tty', 'allocate a pseudo-terminal')
+    .option('-e, --env <k=v>', 'set environment variables', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user name or uid (and group)')
+    .argument('<container>')
+    .argument('<command...>')
+    .passThroughOptions()
+    .action(async (ref: string, command: string[], o: { detach?: boolean; interactive?: boolean; tty?: boolean; env: string[]; workdir?: string; user?: string }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { execInContainer } = await import('../../../engine/exec.ts');
+      const opts = { cmd: command, env: expandEnv(o.env), tty: !!o.tty, interactive: !!o.interactive, detach: !!o.detach } as Parameters<typeof execInContainer>[2];
+      if (o.workdir) opts.workdir = o.workdir;
+      if (o.user) opts.user = o.user;
+      process.exitCode = await execInContainer(engine, engine.records.resolve(ref), opts);
+    });
+
+  name('inspect')
+    .description('display detailed information on one or more containers')
+    .option('-f, --format <template>', 'format the output using a Go-like template')
+    .argument('<container...>')
+    .action(async (refs: string[], o: { format?: string }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { inspectContainer } = await import('../../../engine/views.ts');
+      const docs = refs.map((r) => inspectContainer(engine, engine.records.resolve(r)));
+      if (o.format) {
+        const { renderTemplate } = await import('../../../image/format.ts');
+        return out(docs.map((d) => `${renderTemplate(o.format!, d)}\n`).join(''));
+      }
+      out(`${JSON.stringify(docs, null, 4)}\n`);
+    });
+
+  name('wait')
+    .description('block until one or more containers stop, then print their exit codes')
+    .argument('<container...>')
+    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { waitContainer } = await import('../../../engine/lifecycle.ts');
+      for (const ref of refs) out(`${await waitContainer(engine, engine.records.resolve(ref))}\n`);
+    });
+
+  name('top')
+    .description('display the running processes of a container')
+    .argument('<container>')
+    .argument('[ps-options...]')
+    .passThroughOptions()
+    .action(async (ref: string, psArgs: string[], _o: unknown, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { topContainer } = await import('../../../engine/misc.ts');
+      out(topContainer(engine, engine.records.resolve(ref), psArgs));
+    });
+
+  name('stats')
+    .description('display resource usage statistics (from the cgroup files)')
+    .option('--no-stream', 'print one sample and exit')
+    .option('--format <format>', 'json, or table (default)')
+    .argument('[container...]')
+    .action(async (refs: string[], o: { stream?: boolean; format?: string }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { statsSample } = await import('../../../engine/misc.ts');
+      const { humanSize } = await import('../../../image/format.ts');
+      const recs = refs.length ? refs.map((r) => engine.records.resolve(r)) : engine.records.list();
+      for (;;) {
+        const samples = await Promise.all(recs.map((r) => statsSample(engine, r)));
+        if (o.format === 'json') out(samples.map((s) => `${JSON.stringify(s)}\n`).join(''));
+        else
+          out(
+            table(
+              ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'BLOCK I/O', 'PIDS'],
+              samples.map((s) => [
+                s.id.slice(0, 12),
+                s.name,
+                `${s.cpuPercent.toFixed(2)}%`,
+                `${humanSize(s.memUsage)} / ${s.memLimit ? humanSize(s.memLimit) : 'unlimited'}`,
+                `${s.memPercent.toFixed(2)}%`,
+                `${humanSize(s.blockRead)} / ${humanSize(s.blockWrite)}`,
+                String(s.pids),
+              ]),
+            ),
+          );
+        if (o.stream === false) return;
+      }
+    });
+
+  name('pause')
+    .description('pause all processes within one or more containers')
+    .argument('<container...>')
+    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { pauseContainer } = await import('../../../engine/misc.ts');
+      for (const ref of refs) {
+        pauseContainer(engine, engine.records.resolve(ref));
+        out(`${ref}\n`);
+      }
+    });
+
+  name('unpause')
+    .description('unpause all processes within one or more containers')
+    .argument('<container...>')
+    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { unpauseContainer } = await import('../../../engine/misc.ts');
+      for (const ref of refs) {
+        unpauseContainer(engine, engine.records.resolve(ref));
+        out(`${ref}\n`);
+      }
+    });
+
+  name('rename')
+    .description('rename a container')
+    .argument('<container>')
+    .argument('<new-name>')
+    .action(async (ref: string, newName: string, _o: unknown, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { renameContainer } = await import('../../../engine/misc.ts');
+      renameContainer(engine, engine.records.resolve(ref), newName);
+    });
+}
+
+export function registerContainerCommands(program: Command): void {
+  register(program, true);
+  const container = program.command('container').description('Manage containers');
+  register(container, false);
+  container
+    .command('prune')
+    .description('remove all stopped containers')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (_o: unknown, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { pruneContainers } = await import('../../../engine/misc.ts');
+      const ids = await pruneContainers(engine);
+      out(`Deleted Containers:\n${ids.map((i) => `${i}\n`).join('')}\nTotal reclaimed space: 0B\n`);
+    });
+  // run by a container's monitor once the container has ended and no attached berth is there
+  container
+    .command('cleanup', { hidden: true })
+    .argument('<id>')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { afterExit } = await import('../../../engine/lifecycle.ts');
+      await afterExit(engine, id);
+    });
+}

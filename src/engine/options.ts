@@ -1,0 +1,52 @@
+/** What `berth run`/`create` accept, as a typed object: the library API's input. */
+export interface MountSpec {
+  type: 'bind' | 'volume' | 'tmpfs';
+  source?: string;
+  target: string;
+  readonly?: boolean;
+  /** tmpfs: size in bytes and mode; bind: propagation */
+  tmpfsSize?: number;
+  tmpfsMode?: number;
+  propagation?: string;
+}
+
+export interface CreateOptions {
+  image: string;
+  /** Replaces the image's Cmd; with `entrypoint` set, the arguments to it. */
+  cmd?: string[];
+  entrypoint?: string[];
+  name?: string;
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  labels?: Record<string, string>;
+  tty?: boolean;
+  interactive?: boolean;
+  /** bytes */
+  memory?: number;
+  memorySwap?: number;
+  memoryReservation?: number;
+  /** e.g. 0.5 for half a core */
+  cpus?: number;
+  cpuShares?: number;
+  cpusetCpus?: string;
+  pidsLimit?: number;
+  ulimits?: { name: string; soft: number; hard: number }[];
+  /** -v specs and --mount, already parsed */
+  mounts?: MountSpec[];
+  /** -v strings as typed, for HostConfig.Binds */
+  binds?: string[];
+  readOnly?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+  securityOpt?: string[];
+  network?: string;
+  init?: boolean;
+  stopSignal?: string;
+  stopTimeout?: number;
+  autoRemove?: boolean;
+  isolation?: 'process' | 'vm';
+  oomKillDisable?: boolean;
+}

@@ -1,0 +1,58 @@
+/**
+ * Docker's default security profile, as data: the capability set, the masked and read-only
+ * /proc and /sys paths. The seccomp profile lives in src/seccomp/default-profile.ts.
+ */
+import { InvalidArgumentError } from '../common/errors.ts';
+import { CAPABILITIES } from '../runtime/linux-constants.ts';
+
+export const DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+];
+
+export const DOCKER_MASKED_PATHS = [
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+export const DOCKER_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+function normalizeCap(c: string): string {
+  const up = c.toUpperCase();
+  const name = up.startsWith('CAP_') ? up : `CAP_${up}`;
+  if (up !== 'ALL' && !(CAPABILITIES as readonly string[]).includes(name)) throw new InvalidArgumentError(`unknown capability "${c}"`);
+  return up === 'ALL' ? 'ALL' : name;
+}
+
+/** Docker's rule: start from the default set (or all with --privileged), add, then drop; "ALL" works on both sides. */
+export function effectiveCapabilities(opts: { privileged?: boolean; capAdd?: string[]; capDrop?: string[] }): string[] {
+  if (opts.privileged) return [...CAPABILITIES];
+  const add = (opts.capAdd ?? []).map(normalizeCap);
+  const drop = (opts.capDrop ?? []).map(normalizeCap);
+  let caps = new Set(drop.includes('ALL') ? [] : DEFAULT_CAPABILITIES);
+  if (add.includes('ALL')) caps = new Set(CAPABILITIES);
+  for (const c of add) if (c !== 'ALL') caps.add(c);
+  for (const c of drop) if (c !== 'ALL') caps.delete(c);
+  return [...caps];
+}

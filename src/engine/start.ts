@@ -1,0 +1,75 @@
+/**
+ * `start`: run a created (or exited) container under a monitor that outlives us. Attached, our
+ * stdio is the container's (through the monitor, which also logs); detached, only the log is.
+ */
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { launch } from '../runtime/launch.ts';
+import type { HelperSession } from '../runtime/helper-process.ts';
+import { berthCli, type Engine } from './engine.ts';
+import type { ContainerRecord } from './record.ts';
+import { containerState } from './state.ts';
+
+export interface StartIO {
+  /** Stream the container's output to our stdout/stderr (and a tty's input from our stdin). */
+  attach: boolean;
+  /** Give the container our stdin (`-i`). */
+  stdin: boolean;
+}
+
+export interface Started {
+  pid: number;
+  session: HelperSession;
+}
+
+function oomFile(engine: Engine, rec: ContainerRecord, cgroupsPath: string): string | undefined {
+  const cg = engine.runtime.cgroups({ cgroupsPath });
+  const paths = cg.paths();
+  if (cg.mode === 'v2') return paths.unified ? path.join(paths.unified, 'memory.events') : undefined;
+  return paths.memory ? path.join(paths.memory, 'memory.oom_control') : undefined;
+  void rec;
+}
+
+export async function startContainer(engine: Engine, rec: ContainerRecord, io: StartIO): Promise<Started | undefined> {
+  if (containerState(engine, rec).Running) return undefined;
+  await engine.releaseRuntime(rec.Id); // the previous run's runtime state, if any
+  rmSync(engine.layout.exit(rec.Id), { force: true });
+  const { spec, overlay, dir } = await engine.startInputs(rec);
+  const cgroupsPath = spec.linux!.cgroupsPath!;
+  const { rec: rt, session } = await launch(engine.runtime, rec.Id, {
+    mode: 'detach',
+    bundle: dir,
+    spec,
+    overlay,
+    detachedHelper: true,
+    stdio: io.attach ? [io.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'] : ['ignore', 'ignore', 'ignore'],
+    monitor: {
+      logPath: engine.layout.log(rec.Id),
+      exitPath: engine.layout.exit(rec.Id),
+      oomFile: oomFile(engine, rec, cgroupsPath),
+      tee: io.attach,
+      ptyIn: io.attach && io.stdin && rec.Config.Tty,
+      exitCommand: {
+        argv: [berthCli(), '--root', engine.root, 'container', 'cleanup', rec.Id],
+        env: [`PATH=${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`],
+      },
+    },
+  });
+  rec.StartedAt = new Date().toISOString();
+  engine.records.save(rec);
+  return { pid: rt.pid, session };
+}
+
+/** Waits for the monitor of an attached start, passing on the signals sent to us. */
+export async function waitAttached(started: Started): Promise<number> {
+  const { session } = started;
+  const relay = (sig: NodeJS.Signals) => session.child.kill(sig);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+  for (const s of signals) process.on(s, relay);
+  try {
+    const { code, signal } = await session.exit;
+    return code ?? (signal ? 128 + ((await import('node:os')).constants.signals[signal] ?? 0) : 255);
+  } finally {
+    for (const s of signals) process.off(s, relay);
+  }
+}
