@@ -70,3 +70,23 @@ export function splitTagged(name: string): { repository: string; tag: string } {
   const i = name.lastIndexOf(':');
   return { repository: name.slice(0, i), tag: name.slice(i + 1) };
 }
+
+/** Docker Hub's name in references, and the host its registry API actually answers on. */
+export const DOCKER_HUB_DOMAIN = 'docker.io';
+export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
+
+/** `docker.io/library/busybox` → `{ domain: 'docker.io', path: 'library/busybox' }`. */
+export function splitRepository(repository: string): { domain: string; path: string } {
+  const i = repository.indexOf('/');
+  return { domain: repository.slice(0, i), path: repository.slice(i + 1) };
+}
+
+/** The normalised string of a reference: `repo:tag`, `repo@digest` or `repo:tag@digest`. */
+export function formatReference(r: Reference): string {
+  return `${r.repository}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
+}
+
+/** Docker's familiar form of a whole reference (`busybox:latest`, `me/app@sha256:…`). */
+export function familiarReference(r: Reference): string {
+  return `${familiarName(r.repository)}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
+}

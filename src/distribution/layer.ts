@@ -1,0 +1,70 @@
+/**
+ * Fetching one layer into the store. A layer whose snapshot is missing is unpacked *while* it
+ * downloads: every chunk goes both to the content store's ingest (which hashes it) and to the
+ * unpacker. The unpacker's input is ended only after the ingest has verified the blob's digest,
+ * so a snapshot is never committed from bytes that turned out to be wrong; on any failure both
+ * sides are discarded (the ingest's temp file, the snapshot's temp directory).
+ */
+import { PassThrough } from 'node:stream';
+import type { Digest } from '../store/digest.ts';
+import type { Store } from '../store/store.ts';
+import type { BlobRef, RegistryClient } from './client.ts';
+
+export interface LayerJob {
+  blob: BlobRef;
+  chainID: Digest;
+  parent: Digest | null;
+  diffID: Digest;
+}
+
+export interface LayerEvents {
+  onBytes?: (n: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Downloads the blob (verified) and, when `unpack`, creates its snapshot from the same bytes. */
+export async function fetchLayer(store: Store, client: RegistryClient, job: LayerJob, unpack: boolean, ev: LayerEvents = {}): Promise<void> {
+  const what = `blob ${job.blob.digest}`;
+  const expected = { digest: job.blob.digest, size: job.blob.size };
+  const streamOpts = { ...(ev.signal ? { signal: ev.signal } : {}), ...(ev.onBytes ? { onBytes: ev.onBytes } : {}) };
+  if (!unpack) {
+    await store.content.ingest(client.blobStream(job.blob, streamOpts), expected, what);
+    return;
+  }
+  const abort = new AbortController();
+  const signal = ev.signal ? AbortSignal.any([ev.signal, abort.signal]) : abort.signal;
+  const tee = new PassThrough({ highWaterMark: 1 << 20 });
+  tee.on('error', () => {}); // reported through `unpacking`
+  let unpackErr: unknown;
+  const unpacking = store.snapshots.create(job.chainID, job.parent, job.diffID, () => tee);
+  unpacking.catch((err) => {
+    unpackErr = err;
+    abort.abort(err);
+  });
+  const stopped = new Promise<void>((resolve) => {
+    tee.once('close', resolve);
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  async function* both(): AsyncGenerator<Buffer> {
+    for await (const chunk of client.blobStream(job.blob, { ...streamOpts, signal })) {
+      if (!tee.write(chunk)) await Promise.race([new Promise((r) => tee.once('drain', r)), stopped]);
+      if (unpackErr) throw unpackErr;
+      yield chunk;
+    }
+  }
+  try {
+    await store.content.ingest(both(), expected, what);
+  } catch (err) {
+    const cause = unpackErr ?? err; // before destroying the tee makes the unpacker fail too
+    tee.destroy(err instanceof Error ? err : new Error(String(err)));
+    await unpacking.catch(() => {});
+    throw cause;
+  }
+  tee.end(); // the blob is verified: the unpacker may now finish and commit
+  await unpacking;
+}
+
+/** Creates a missing snapshot from a blob already in the store. */
+export async function unpackStored(store: Store, job: LayerJob): Promise<void> {
+  await store.snapshots.create(job.chainID, job.parent, job.diffID, () => store.content.open(job.blob.digest));
+}
