@@ -31,34 +31,34 @@ export async function fetchLayer(store: Store, client: RegistryClient, job: Laye
     await store.content.ingest(client.blobStream(job.blob, streamOpts), expected, what);
     return;
   }
-  const abort = new AbortController();
-  const signal = ev.signal ? AbortSignal.any([ev.signal, abort.signal]) : abort.signal;
+  let unpackErr: unknown;
   const tee = new PassThrough({ highWaterMark: 1 << 20 });
   tee.on('error', () => {}); // reported through `unpacking`
-  let unpackErr: unknown;
   const unpacking = store.snapshots.create(job.chainID, job.parent, job.diffID, () => tee);
-  unpacking.catch((err) => {
-    unpackErr = err;
-    abort.abort(err);
-  });
+  // If the unpacker gives up (a corrupt or hostile layer), the download still runs to its end:
+  // bytes that do not match the digest are reported as such, not as whatever the unpacker saw.
   const stopped = new Promise<void>((resolve) => {
     tee.once('close', resolve);
-    signal.addEventListener('abort', () => resolve(), { once: true });
+    unpacking.then(
+      () => resolve(),
+      (err: unknown) => {
+        unpackErr = err;
+        resolve();
+      },
+    );
   });
   async function* both(): AsyncGenerator<Buffer> {
-    for await (const chunk of client.blobStream(job.blob, { ...streamOpts, signal })) {
-      if (!tee.write(chunk)) await Promise.race([new Promise((r) => tee.once('drain', r)), stopped]);
-      if (unpackErr) throw unpackErr;
+    for await (const chunk of client.blobStream(job.blob, streamOpts)) {
+      if (unpackErr === undefined && !tee.destroyed && !tee.write(chunk)) await Promise.race([new Promise((r) => tee.once('drain', r)), stopped]);
       yield chunk;
     }
   }
   try {
     await store.content.ingest(both(), expected, what);
   } catch (err) {
-    const cause = unpackErr ?? err; // before destroying the tee makes the unpacker fail too
     tee.destroy(err instanceof Error ? err : new Error(String(err)));
     await unpacking.catch(() => {});
-    throw cause;
+    throw err;
   }
   tee.end(); // the blob is verified: the unpacker may now finish and commit
   await unpacking;
