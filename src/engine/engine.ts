@@ -112,7 +112,10 @@ export class Engine {
     }
     const rootfs = prepared.driver === 'vfs' ? prepared.rootfs : this.layout.rootfsMount(rec.Id);
     mkdirSync(rootfs, { recursive: true });
-    for (const m of rec.Mounts) if (m.Type === 'volume') mkdirSync(m.Source, { recursive: true });
+    if (rec.Mounts.some((m) => m.Type === 'volume')) {
+      const { createVolume } = await import('./volumes.ts');
+      for (const m of rec.Mounts) if (m.Type === 'volume' && m.Name) createVolume(this, m.Name);
+    }
     const spec = buildContainerSpec({ rec, rootfs, user, capabilities: caps, seccomp, files, initPath });
     const overlay = prepared.driver === 'overlay' ? { lowerdirs: prepared.lowerdirs, upper: prepared.upper, work: prepared.work } : undefined;
     return { spec, overlay, dir };

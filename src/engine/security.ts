@@ -2,6 +2,7 @@
  * Docker's default security profile, as data: the capability set, the masked and read-only
  * /proc and /sys paths. The seccomp profile lives in src/seccomp/default-profile.ts.
  */
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../common/errors.ts';
 import { CAPABILITIES } from '../runtime/linux-constants.ts';
 
@@ -45,14 +46,38 @@ function normalizeCap(c: string): string {
   return up === 'ALL' ? 'ALL' : name;
 }
 
-/** Docker's rule: start from the default set (or all with --privileged), add, then drop; "ALL" works on both sides. */
-export function effectiveCapabilities(opts: { privileged?: boolean; capAdd?: string[]; capDrop?: string[] }): string[] {
-  if (opts.privileged) return [...CAPABILITIES];
+/** The capabilities this process may hand on (its bounding set): no container can get more. */
+export function hostCapabilities(status?: string): string[] {
+  let text = status;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/status', 'utf8');
+    } catch {
+      return [...CAPABILITIES];
+    }
+  }
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(text);
+  if (!m) return [...CAPABILITIES];
+  const mask = BigInt(`0x${m[1]}`);
+  return CAPABILITIES.filter((_, i) => (mask >> BigInt(i)) & 1n);
+}
+
+/**
+ * Docker's rule: start from the default set (or all with --privileged), add, then drop; "ALL"
+ * works on both sides. "All" means all that this host allows (here, for example, CAP_SYS_RESOURCE
+ * is outside the bounding set); asking for one it does not allow by name is an error.
+ */
+export function effectiveCapabilities(opts: { privileged?: boolean; capAdd?: string[]; capDrop?: string[] }, host: string[] = hostCapabilities()): string[] {
+  if (opts.privileged) return [...host];
   const add = (opts.capAdd ?? []).map(normalizeCap);
   const drop = (opts.capDrop ?? []).map(normalizeCap);
-  let caps = new Set(drop.includes('ALL') ? [] : DEFAULT_CAPABILITIES);
-  if (add.includes('ALL')) caps = new Set(CAPABILITIES);
-  for (const c of add) if (c !== 'ALL') caps.add(c);
+  let caps = new Set(drop.includes('ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => host.includes(c)));
+  if (add.includes('ALL')) caps = new Set(host);
+  for (const c of add) {
+    if (c === 'ALL') continue;
+    if (!host.includes(c)) throw new InvalidArgumentError(`capability ${c} is not available on this host (not in its bounding set)`);
+    caps.add(c);
+  }
   for (const c of drop) if (c !== 'ALL') caps.delete(c);
   return [...caps];
 }

@@ -415,3 +415,91 @@ export function registerContainerCommands(program: Command): void {
       await afterExit(engine, id);
     });
 }
+
+export function registerVolumeCommands(program: Command): void {
+  const volume = program.command('volume').description('Manage volumes');
+  volume
+    .command('create')
+    .description('create a volume')
+    .argument('[name]')
+    .option('-l, --label <k=v>', 'set metadata on a volume', collect, [])
+    .action(async (name: string | undefined, o: { label: string[] }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { createVolume } = await import('../../../engine/volumes.ts');
+      const { randomBytes } = await import('node:crypto');
+      out(`${createVolume(engine, name ?? randomBytes(32).toString('hex'), parseLabels(o.label), { exclusive: name !== undefined }).Name}\n`);
+    });
+  volume
+    .command('ls')
+    .alias('list')
+    .description('list volumes')
+    .option('-q, --quiet', 'only display volume names')
+    .option('--format <format>', 'json, or table (default)')
+    .action(async (o: { quiet?: boolean; format?: string }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { listVolumes } = await import('../../../engine/volumes.ts');
+      const vols = listVolumes(engine);
+      if (o.quiet) return out(vols.map((v) => `${v.Name}\n`).join(''));
+      if (o.format === 'json') return out(vols.map((v) => `${JSON.stringify(v)}\n`).join(''));
+      out(table(['DRIVER', 'VOLUME NAME'], vols.map((v) => [v.Driver, v.Name])));
+    });
+  volume
+    .command('inspect')
+    .description('display detailed information on one or more volumes')
+    .argument('<name...>')
+    .action(async (names: string[], _o: unknown, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { inspectVolume } = await import('../../../engine/volumes.ts');
+      out(`${JSON.stringify(names.map((n) => inspectVolume(engine, n)), null, 4)}\n`);
+    });
+  volume
+    .command('rm')
+    .alias('remove')
+    .description('remove one or more volumes')
+    .option('-f, --force', 'remove even when in use by a container')
+    .argument('<name...>')
+    .action(async (names: string[], o: { force?: boolean }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { removeVolume } = await import('../../../engine/volumes.ts');
+      for (const n of names) {
+        removeVolume(engine, n, o.force);
+        out(`${n}\n`);
+      }
+    });
+  volume
+    .command('prune')
+    .description('remove unused volumes')
+    .option('-a, --all', 'remove all unused volumes, not just anonymous ones')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (o: { all?: boolean }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { pruneVolumes } = await import('../../../engine/volumes.ts');
+      out(`Deleted Volumes:\n${pruneVolumes(engine, o.all).map((n) => `${n}\n`).join('')}`);
+    });
+
+  const system = program.commands.find((c) => c.name() === 'system') ?? program.command('system').description('Manage berth');
+  system
+    .command('prune')
+    .description('remove stopped containers, dangling images and what crashed berth processes left behind')
+    .option('-a, --all', 'remove all unused images, not just dangling ones')
+    .option('--volumes', 'prune anonymous volumes')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (o: { all?: boolean; volumes?: boolean }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { pruneContainers } = await import('../../../engine/misc.ts');
+      const { sweepStrays } = await import('../../../engine/sweep.ts');
+      const { pruneImages } = await import('../../../image/remove.ts');
+      const containers = await pruneContainers(engine);
+      const strays = await sweepStrays(engine);
+      const images = await pruneImages(await engine.store(), { all: o.all });
+      let volumes: string[] = [];
+      if (o.volumes) volumes = (await import('../../../engine/volumes.ts')).pruneVolumes(engine);
+      out(`Deleted Containers:\n${containers.map((i) => `${i}\n`).join('')}`);
+      if (volumes.length) out(`Deleted Volumes:\n${volumes.map((v) => `${v}\n`).join('')}`);
+      out(`Deleted Images:\n${images.deleted.map((d) => `deleted: ${d}\n`).join('')}`);
+      const n = strays.runtimeStates.length + strays.cgroups.length + strays.leases.length + strays.names.length;
+      if (n) out(`Cleaned up after crashed processes: ${n} item(s)\n`);
+      const { humanSize } = await import('../../../image/format.ts');
+      out(`\nTotal reclaimed space: ${humanSize(images.reclaimed)}\n`);
+    });
+}

@@ -5,11 +5,12 @@
 import type { Command } from 'commander';
 import { registerImageCommands } from './image.ts';
 import { registerDistributionCommands } from './distribution.ts';
-import { registerContainerCommands } from './container.ts';
+import { registerContainerCommands, registerVolumeCommands } from './container.ts';
 
 export function registerCommands(program: Command): void {
   registerImageCommands(program);
   registerDistributionCommands(program);
   registerContainerCommands(program);
+  registerVolumeCommands(program);
   // Concerns register themselves here as they land, e.g. `registerImageCommands(program)`.
 }
