@@ -161,6 +161,12 @@ export class FakeSys implements Sys {
   umount2(target: string, flags: number): void {
     this.rec('umount2', target, flags);
   }
+  unshare(flags: number): void {
+    this.rec('unshare', flags);
+  }
+  setns(fd: number, nstype: number): void {
+    this.rec('setns', fd, nstype);
+  }
   fsopen(fsname: string, flags: number): number {
     this.rec('fsopen', fsname, flags);
     throw new SyscallError('fsopen', 'ENOSYS', fsname);

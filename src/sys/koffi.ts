@@ -36,6 +36,8 @@ const c = {
     'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
   ),
   umount2: libc.func('int umount2(const char *target, int flags)'),
+  unshare: libc.func('int unshare(int flags)'),
+  setns: libc.func('int setns(int fd, int nstype)'),
 };
 
 function check(ret: number | bigint, call: string, path?: string): number {
@@ -142,6 +144,12 @@ export const koffiSys: Sys = {
   },
   umount2(target, flags) {
     check(c.umount2(target, flags), 'umount2', target);
+  },
+  unshare(flags) {
+    check(c.unshare(flags), 'unshare');
+  },
+  setns(fd, nstype) {
+    check(c.setns(fd, nstype), 'setns');
   },
   fsopen(fsname, flags) {
     return check(c.syscall(NR.fsopen, 'const char *', fsname, 'unsigned int', flags), 'fsopen', fsname);

@@ -52,6 +52,13 @@ export interface Sys {
   fsconfig(fd: number, cmd: number, key: string | null, value: string | null, aux: number): void;
   fsmount(fd: number, flags: number, attrFlags: number): number;
   moveMount(fromDirfd: number, fromPath: string, toDirfd: number, toPath: string, flags: number): void;
+  /**
+   * unshare(2) for the calling thread. Only for namespaces the kernel lets a multi-threaded process
+   * unshare per thread (CLONE_NEWNET): the network library uses it to make a namespace to pin.
+   */
+  unshare(flags: number): void;
+  /** setns(2): move the calling thread into the namespace `fd` refers to. */
+  setns(fd: number, nstype: number): void;
 }
 
 const isArm = process.arch === 'arm64';
@@ -102,7 +109,8 @@ export const S = {
   IFIFO: 0o10000,
 } as const;
 
-export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, BIND: 4096, REC: 16384 } as const;
+export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, BIND: 4096, REC: 16384, PRIVATE: 1 << 18, SHARED: 1 << 20 } as const;
+export const CLONE_NEWNET = 0x40000000;
 export const MNT = { FORCE: 1, DETACH: 2 } as const;
 export const FSCONFIG = { SET_FLAG: 0, SET_STRING: 1, CMD_CREATE: 6 } as const;
 export const FSOPEN_CLOEXEC = 1;

@@ -1,0 +1,69 @@
+/**
+ * A network definition → the CNI network configuration list that the standard plugins run from.
+ * Pure, so the exact JSON each plugin gets is unit-tested. The chain, in Podman's order:
+ *
+ *   bridge    veth pair into the network's bridge; gateway address and masquerading for the subnet;
+ *             IPAM delegated to host-local, whose per-network lock makes concurrent ADDs safe
+ *   portmap   DNAT for published ports (runtimeConfig.portMappings); `snat` also masquerades
+ *             hairpin and localhost traffic, so 127.0.0.1:<port> and other containers reach them
+ *   firewall  ACCEPT rules for the container in FORWARD (needed on hosts whose FORWARD policy is
+ *             DROP) and ingressPolicy "same-bridge": other bridges cannot reach this one
+ *   tuning    Docker's per-namespace sysctls: unprivileged ping and ports below 1024 inside
+ *
+ * Internal networks have no gateway on the host, no masquerading and no default route; with no
+ * way in from the host, publishing ports on them is meaningless and portmap is left out.
+ */
+import type { NetworkRecord } from './types.ts';
+
+export const CNI_VERSION = '1.0.0';
+
+export interface PluginConf {
+  type: string;
+  capabilities?: Record<string, boolean>;
+  [key: string]: unknown;
+}
+
+export interface NetConfList {
+  cniVersion: string;
+  name: string;
+  disableCheck?: boolean;
+  plugins: PluginConf[];
+}
+
+/** Sysctls Docker sets in every container's network namespace (since 20.10). */
+export const CONTAINER_SYSCTLS: Readonly<Record<string, string>> = {
+  'net.ipv4.ping_group_range': '0 2147483647',
+  'net.ipv4.ip_unprivileged_port_start': '0',
+};
+
+/**
+ * `withPortmap: false` leaves portmap out for a container that publishes nothing: its ADD would be
+ * a no-op, but its DEL always sweeps the NAT chains (hundreds of ms of iptables). The list is cached
+ * with the result, so DEL runs exactly the plugins ADD ran.
+ */
+export function buildConfList(net: NetworkRecord, ipamDataDir: string, withPortmap = true): NetConfList {
+  const routed = !net.internal;
+  const bridge: PluginConf = {
+    type: 'bridge',
+    bridge: net.bridge,
+    isGateway: routed,
+    ipMasq: routed,
+    hairpinMode: true,
+    ipam: {
+      type: 'host-local',
+      ranges: [[{ subnet: net.subnet, gateway: net.gateway }]],
+      routes: routed ? [{ dst: '0.0.0.0/0' }] : [],
+      dataDir: ipamDataDir,
+    },
+  };
+  const plugins: PluginConf[] = [bridge];
+  if (routed && withPortmap) plugins.push({ type: 'portmap', capabilities: { portMappings: true }, snat: true });
+  plugins.push({ type: 'firewall', backend: 'iptables', ingressPolicy: 'same-bridge' });
+  plugins.push({ type: 'tuning', sysctl: { ...CONTAINER_SYSCTLS } });
+  return { cniVersion: CNI_VERSION, name: net.name, plugins };
+}
+
+/** The loopback plugin alone: brings `lo` up in a namespace (every mode but host uses it). */
+export function loopbackConfList(): NetConfList {
+  return { cniVersion: CNI_VERSION, name: 'berth-loopback', plugins: [{ type: 'loopback' }] };
+}

@@ -1,0 +1,100 @@
+/**
+ * The few things on the host that no CNI plugin removes: a network's bridge (bridge DEL leaves it
+ * for the next container), the per-bridge isolation rules of the firewall plugin (its DEL leaves
+ * them, it cannot know whether the bridge is still in use), veths whose namespace is pinned
+ * elsewhere, and masquerading chains whose container namespace vanished before DEL (the bridge
+ * plugin finds those through the interface inside the namespace). iproute2 and iptables do the work;
+ * berth only decides what is stale.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+
+const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+function run(cmd: string, args: string[]): { ok: boolean; out: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { PATH } });
+  return { ok: r.status === 0, out: r.stdout ?? '' };
+}
+
+export function linkExists(name: string): boolean {
+  return existsSync(`/sys/class/net/${name}`);
+}
+
+export function deleteLink(name: string): boolean {
+  return linkExists(name) && run('ip', ['link', 'delete', name]).ok;
+}
+
+/** Interfaces enslaved to a bridge (the host ends of the containers' veths). */
+export function bridgePorts(bridge: string): string[] {
+  try {
+    return readdirSync(`/sys/class/net/${bridge}/brif`);
+  } catch {
+    return [];
+  }
+}
+
+/** Bridge devices named `<prefix><digits>`. */
+export function bridgesWithPrefix(prefix: string): string[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync('/sys/class/net');
+  } catch {
+    return [];
+  }
+  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\d+$`);
+  return names.filter((n) => re.test(n) && existsSync(`/sys/class/net/${n}/bridge`));
+}
+
+/** Splits an `iptables -S` line into arguments (double quotes group, as iptables prints comments). */
+export function splitRule(line: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  for (let m = re.exec(line); m; m = re.exec(line)) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!);
+  return out;
+}
+
+function listRules(table: string, chain: string): string[][] {
+  const r = run('iptables', ['-w', '-t', table, '-S', chain]);
+  if (!r.ok) return [];
+  return r.out.split('\n').filter((l) => l.startsWith('-A ')).map(splitRule);
+}
+
+function deleteRule(table: string, rule: string[]): void {
+  run('iptables', ['-w', '-t', table, '-D', ...rule.slice(1)]);
+}
+
+/** Removes the firewall plugin's isolation rules for one bridge (after the bridge is gone). */
+export function removeIsolationRules(bridge: string): number {
+  let n = 0;
+  for (const chain of ['CNI-ISOLATION-STAGE-1', 'CNI-ISOLATION-STAGE-2']) {
+    for (const rule of listRules('filter', chain)) {
+      const i = rule.indexOf('-i');
+      const o = rule.indexOf('-o');
+      if ((i >= 0 && rule[i + 1] === bridge) || (o >= 0 && rule[o + 1] === bridge)) {
+        deleteRule('filter', rule);
+        n++;
+      }
+    }
+  }
+  return n;
+}
+
+/**
+ * The bridge plugin's masquerading rules carry the comment `name: "<network>" id: "<container>"`
+ * and jump to a per-container chain. Removes those of the given pairs: rule, then chain.
+ */
+export function removeMasqChains(stale: (network: string, containerId: string) => boolean): string[] {
+  const removed: string[] = [];
+  for (const rule of listRules('nat', 'POSTROUTING')) {
+    const c = rule.indexOf('--comment');
+    const j = rule.indexOf('-j');
+    const m = c >= 0 ? /^name: "([^"]+)" id: "([^"]+)"$/.exec(rule[c + 1] ?? '') : null;
+    if (!m || j < 0 || !stale(m[1]!, m[2]!)) continue;
+    const chain = rule[j + 1]!;
+    deleteRule('nat', rule);
+    run('iptables', ['-w', '-t', 'nat', '-F', chain]);
+    run('iptables', ['-w', '-t', 'nat', '-X', chain]);
+    removed.push(`${m[1]}/${m[2]}`);
+  }
+  return removed;
+}
