@@ -63,6 +63,7 @@ export interface PsEntry {
 function ago(iso: string): string {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
   if (s < 1) return 'Less than a second';
+  if (s < 2) return '1 second';
   if (s < 60) return `${Math.floor(s)} seconds`;
   if (s < 3600) return `${Math.floor(s / 60)} minute${s < 120 ? '' : 's'}`;
   if (s < 86400) return `${Math.floor(s / 3600)} hour${s < 7200 ? '' : 's'}`;

@@ -17,6 +17,7 @@ import { runHooks } from './hooks.ts';
 import { encodePlan } from './plan-encode.ts';
 import { buildInitPlan, type MonitorPlan, type OverlayPlan } from './plan.ts';
 import { killAndWait } from './process-wait.ts';
+import { mark } from '../common/trace.ts';
 
 export interface LaunchOptions {
   bundle?: string;
@@ -82,8 +83,10 @@ export async function launch(ctx: RuntimeContext, id: string, opts: LaunchOption
       monitor: opts.monitor,
       overlay: opts.overlay,
     });
+    mark('plan');
     session = new HelperSession(encodePlan(plan), { preserveFds: opts.preserveFds, detached: opts.detachedHelper, stdio: opts.stdio });
     const { pid } = await session.expect('pid');
+    mark('pid');
     cg.addProcess(pid);
     rec.pid = pid;
     rec.pidStart = processStartTime(pid) ?? '';
@@ -93,6 +96,7 @@ export async function launch(ctx: RuntimeContext, id: string, opts: LaunchOption
     runHooks('createRuntime', spec.hooks?.createRuntime, creating);
     session.go(JSON.stringify(ociState(rec, 'created')));
     await session.expect('ready');
+    mark('ready');
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     return { rec, session };
   } catch (err) {

@@ -2,6 +2,7 @@
 import { ociState } from './container-state.ts';
 import type { RuntimeContext } from './context.ts';
 import { remove } from './delete.ts';
+import { mark } from '../common/trace.ts';
 import { runHooks } from './hooks.ts';
 import { launch, type LaunchOptions } from './launch.ts';
 
@@ -25,7 +26,9 @@ export async function run(
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
   for (const s of signals) process.on(s, relay);
   const { code, signal } = await session.exit;
+  mark('exited');
   for (const s of signals) process.off(s, relay);
   if (!opts.keep) await remove(ctx, id, true);
+  mark('deleted');
   return code ?? 128 + (signal ? (await import('node:os')).constants.signals[signal] : 0);
 }

@@ -9,6 +9,9 @@ import path from 'node:path';
 import { describeError, AlreadyExistsError } from '../../common/errors.ts';
 import * as rt from '../../runtime/index.ts';
 import { OCI_VERSION } from '../../oci/runtime-spec.ts';
+import { mark } from '../../common/trace.ts';
+
+mark('loaded');
 
 const VERSION = '0.1.0';
 
