@@ -86,6 +86,8 @@ static void child(const struct plan *p, int console_sock)
 
 int main(int argc, char **argv, char **envp)
 {
+	extern int agent_main(void); /* agent.c: /init of a berth VM (PID 1, no arguments) is the guest agent */
+	if (getpid() == 1 && argc < 2) return agent_main();
 	/* `berth-init -- cmd…`: the --init of a container (it is PID 1 there: checked before anything else) */
 	if (argc >= 2 && strcmp(argv[1], "--") == 0) return init_main(argc - 2, argv + 2);
 	if (argc < 2) {
