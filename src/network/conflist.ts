@@ -30,9 +30,12 @@ export interface NetConfList {
   plugins: PluginConf[];
 }
 
-/** Sysctls Docker sets in every container's network namespace (since 20.10). */
+/**
+ * Sysctls Docker sets in every container's network namespace (since 20.10). Values are spelled as
+ * the kernel prints them (a tab in ping_group_range), because tuning's CHECK compares the strings.
+ */
 export const CONTAINER_SYSCTLS: Readonly<Record<string, string>> = {
-  'net.ipv4.ping_group_range': '0 2147483647',
+  'net.ipv4.ping_group_range': '0\t2147483647',
   'net.ipv4.ip_unprivileged_port_start': '0',
 };
 

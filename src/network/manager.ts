@@ -123,7 +123,11 @@ export class NetworkManager {
     for (const ep of rec.endpoints) {
       const e = readCache(this.ctx.layout, containerId, ep.network);
       if (!e?.result) throw new NotFoundError(`no cached CNI result for ${containerId.slice(0, 12)} on ${ep.network}`);
-      await checkListState(e.config, { containerId, netns: e.netns, ifName: e.ifName, args: e.args, capabilityArgs: e.capabilityArgs }, e.result, this.ctx.exec);
+      // portmap ≤ 1.1 (Debian 12) fails CHECK on IPv4-only containers looking for ip6tables rules
+      // it never made (containernetworking/plugins#819): its CHECK is skipped for them
+      const v4only = !(e.result.ips ?? []).some((i) => i.address.includes(':'));
+      const rt = { containerId, netns: e.netns, ifName: e.ifName, args: e.args, capabilityArgs: e.capabilityArgs };
+      await checkListState(e.config, rt, e.result, this.ctx.exec, (p) => v4only && p.type === 'portmap');
     }
   }
   /** Removes networking whose container is gone (`isAlive` answers for the engine's containers). */

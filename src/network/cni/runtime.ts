@@ -84,11 +84,14 @@ export async function delList(list: NetConfList, rt: RuntimeConf, cached: CniRes
   if (first) throw first;
 }
 
-/** CHECK in order with the cached result (CNI ≥ 0.4.0; skipped when the list disables it). */
-export async function checkListState(list: NetConfList, rt: RuntimeConf, cached: CniResult, opts: ExecOptions): Promise<void> {
+/**
+ * CHECK in order with the cached result (CNI ≥ 0.4.0; skipped when the list disables it). `skip`
+ * leaves out plugins whose CHECK is known to be wrong for this result.
+ */
+export async function checkListState(list: NetConfList, rt: RuntimeConf, cached: CniResult, opts: ExecOptions, skip: (p: PluginConf) => boolean = () => false): Promise<void> {
   checkList(list);
   if (list.disableCheck) return;
-  for (const plugin of list.plugins) await invoke('CHECK', list, plugin, rt, cached, opts);
+  for (const plugin of list.plugins) if (!skip(plugin)) await invoke('CHECK', list, plugin, rt, cached, opts);
 }
 
 /** VERSION of one plugin: which spec versions it speaks. */

@@ -46,7 +46,7 @@ test('a routed network: bridge + host-local, portmap with the capability, firewa
   });
   assert.deepEqual(c.plugins[1], { type: 'portmap', capabilities: { portMappings: true }, snat: true });
   assert.deepEqual(c.plugins[2], { type: 'firewall', backend: 'iptables', ingressPolicy: 'same-bridge' });
-  assert.equal((c.plugins[3]!.sysctl as Record<string, string>)['net.ipv4.ping_group_range'], '0 2147483647');
+  assert.equal((c.plugins[3]!.sysctl as Record<string, string>)['net.ipv4.ping_group_range'], '0\t2147483647');
 });
 
 test('no portmap for a container that publishes nothing', () => {
