@@ -503,3 +503,18 @@ export function registerVolumeCommands(program: Command): void {
       out(`\nTotal reclaimed space: ${humanSize(images.reclaimed)}\n`);
     });
 }
+
+export function registerCpCommand(program: Command): void {
+  for (const parent of [program, program.commands.find((c) => c.name() === 'container')!]) {
+    parent
+      .command('cp')
+      .description('copy files between a container and the host (CONTAINER:SRC DEST or SRC CONTAINER:DEST)')
+      .argument('<src>')
+      .argument('<dest>')
+      .action(async (src: string, dest: string, _o: unknown, cmd: Command) => {
+        const engine = await engineOf(cmd);
+        const { copy } = await import('../../../engine/cp.ts');
+        await copy(engine, src, dest);
+      });
+  }
+}

@@ -5,12 +5,13 @@
 import type { Command } from 'commander';
 import { registerImageCommands } from './image.ts';
 import { registerDistributionCommands } from './distribution.ts';
-import { registerContainerCommands, registerVolumeCommands } from './container.ts';
+import { registerContainerCommands, registerCpCommand, registerVolumeCommands } from './container.ts';
 
 export function registerCommands(program: Command): void {
   registerImageCommands(program);
   registerDistributionCommands(program);
   registerContainerCommands(program);
   registerVolumeCommands(program);
+  registerCpCommand(program);
   // Concerns register themselves here as they land, e.g. `registerImageCommands(program)`.
 }
