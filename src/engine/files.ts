@@ -19,7 +19,7 @@ export function resolvConf(host: string, dns: string[] = []): string {
     .filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l))
     .filter((l) => !(dns.length && /^\s*nameserver\s/.test(l)));
   for (const d of dns) kept.push(`nameserver ${d}`);
-  return kept.filter((l, i, a) => l.trim() || i < a.length - 1).join('\n').trimEnd() + '\n';
+  return kept.filter((l) => l.trim()).join('\n') + '\n';
 }
 
 export function writeContainerFiles(dir: string, hostname: string): { hosts: string; hostname: string; resolvConf: string } {
