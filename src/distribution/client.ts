@@ -186,7 +186,13 @@ export class RegistryClient {
     for (let ci = 0; ; ) {
       const c = this.conns[order[ci]!]!;
       const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-      const res = await this.request(c, { method: 'GET', rel: `${this.path}/blobs/${blob.digest}`, headers, ...(opts.signal ? { signal: opts.signal } : {}) });
+      const res = await this.request(c, {
+        method: 'GET',
+        rel: `${this.path}/blobs/${blob.digest}`,
+        headers,
+        highWaterMark: 1 << 20,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
       if (res.status !== 200 && !(res.status === 206 && offset > 0)) {
         if (offset === 0 && ci + 1 < order.length) {
           await res.body.dump();

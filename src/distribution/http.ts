@@ -20,6 +20,8 @@ export interface HttpRequest {
   /** A function body is called again for each attempt, so it can be retried. */
   body?: Body;
   signal?: AbortSignal;
+  /** Response buffering; blobs use a large one so a slow consumer moment does not stall the socket. */
+  highWaterMark?: number;
 }
 
 export interface HttpResponse {
@@ -132,6 +134,7 @@ export class Http {
         body: typeof body === 'function' ? body() : (body ?? null),
         dispatcher: this.agent,
         signal: req.signal ?? null,
+        ...(req.highWaterMark ? { highWaterMark: req.highWaterMark } : {}),
       });
       const location = res.headers.location;
       if (!REDIRECT_STATUS.has(res.statusCode) || typeof location !== 'string' || hop >= 10)

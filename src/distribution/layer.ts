@@ -22,13 +22,33 @@ export interface LayerEvents {
   signal?: AbortSignal;
 }
 
+/**
+ * Regroups a stream of socket-sized chunks (~64 KiB) into ~1 MiB ones: every chunk costs a hash
+ * update, a thread-pool write and a trip through the unpacker, so fewer, larger chunks leave
+ * more CPU for the bytes themselves.
+ */
+export async function* coalesce(src: AsyncIterable<Buffer>, min = 1 << 20): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of src) {
+    parts.push(c);
+    n += c.length;
+    if (n >= min) {
+      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+      parts = [];
+      n = 0;
+    }
+  }
+  if (n > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+}
+
 /** Downloads the blob (verified) and, when `unpack`, creates its snapshot from the same bytes. */
 export async function fetchLayer(store: Store, client: RegistryClient, job: LayerJob, unpack: boolean, ev: LayerEvents = {}): Promise<void> {
   const what = `blob ${job.blob.digest}`;
   const expected = { digest: job.blob.digest, size: job.blob.size };
   const streamOpts = { ...(ev.signal ? { signal: ev.signal } : {}), ...(ev.onBytes ? { onBytes: ev.onBytes } : {}) };
   if (!unpack) {
-    await store.content.ingest(client.blobStream(job.blob, streamOpts), expected, what);
+    await store.content.ingest(coalesce(client.blobStream(job.blob, streamOpts)), expected, what);
     return;
   }
   let unpackErr: unknown;
@@ -48,7 +68,7 @@ export async function fetchLayer(store: Store, client: RegistryClient, job: Laye
     );
   });
   async function* both(): AsyncGenerator<Buffer> {
-    for await (const chunk of client.blobStream(job.blob, streamOpts)) {
+    for await (const chunk of coalesce(client.blobStream(job.blob, streamOpts))) {
       if (unpackErr === undefined && !tee.destroyed && !tee.write(chunk)) await Promise.race([new Promise((r) => tee.once('drain', r)), stopped]);
       yield chunk;
     }
