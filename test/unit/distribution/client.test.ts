@@ -7,7 +7,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -178,7 +178,7 @@ test('a connection dropped mid-blob resumes with Range; a server ignoring Range 
   assert.match(log[1]!.range ?? '', /^bytes=\d+-$/);
   first = true;
   log = [];
-  handler = (req, res) => {
+  handler = (_req, res) => {
     if (first) {
       first = false;
       res.writeHead(200, { 'content-length': blob.length });
