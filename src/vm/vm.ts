@@ -24,9 +24,15 @@ import type { GuestProcess, SetupOp } from './protocol.ts';
 import { DEFAULT_TUNING, qemuArgs, type Accel, type GuestTuning, type QemuConfig } from './qemu-args.ts';
 import { spawnQemu, type QemuExit, type QemuProcess } from './qemu.ts';
 
-/** QEMU's own memory beyond guest RAM (device model, TCG translation cache), held by its cgroup. */
-export const QEMU_OVERHEAD_MIB = 160;
 const TB_SIZE_MIB = 64;
+/**
+ * QEMU's own memory beyond guest RAM, allowed for in its cgroup: the device model (~30 MiB),
+ * the ELF kernel it keeps mapped (~60 MiB of page cache for Debian's), and under TCG the
+ * translation cache (tb-size). Measured RSS of an idle TCG VM: ~100 MiB of guest RAM + these.
+ */
+export function qemuOverheadMiB(accel: Accel): number {
+  return 128 + (accel === 'tcg' ? TB_SIZE_MIB : 0);
+}
 const PROBE_TIMEOUT_MS = 10_000;
 
 export interface VmOptions extends GuestProcess {
@@ -207,7 +213,7 @@ export async function startVm(o: VmOptions): Promise<VmHandle> {
     if (o.cgroupPath) {
       cgroup = cgroupManager(o.cgroupPath);
       cgroup.create();
-      cgroup.apply({ memory: { limit: (cfg.memoryMiB + QEMU_OVERHEAD_MIB) * 1024 * 1024 } });
+      cgroup.apply({ memory: { limit: (cfg.memoryMiB + qemuOverheadMiB(p.accel)) * 1024 * 1024 } });
       cgroup.addProcess(q.pid);
     }
     const timeoutMs = o.bootTimeoutMs ?? (p.accel === 'tcg' ? 120_000 : 30_000);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { cgroupManager } from '../../src/cgroups/index.ts';
 import type { Resources } from '../../src/oci/runtime-spec.ts';
 import { ExecFailedError } from '../../src/common/errors.ts';
-import { runVm, startVm, type SetupOp, type VmProcess } from '../../src/vm/index.ts';
+import { qemuOverheadMiB, runVm, startVm, type SetupOp, type VmProcess } from '../../src/vm/index.ts';
 import { makeBusyboxRootfs } from '../helpers/fixtures.ts';
 
 const canRun = existsSync('/usr/bin/qemu-system-x86_64') && readdirSync('/boot').some((n) => n.startsWith('vmlinuz-')) && existsSync('/bin/busybox');
@@ -125,8 +125,14 @@ test('run: guest kernel, exit code, stdin, env, cwd, user, memory, isolation fro
 });
 
 test('exec into a running VM, a terminal, signals, and the cgroup v2 driver inside the guest', { skip }, async () => {
-  const vm = await startVm({ rootfs, args: ['sh', '-c', 'read line; echo "main got $line"; exit 3'], env: ENV, hostname: 'vmbox', memoryMiB: 256 });
+  const cgPath = `berth-test-vm-${process.pid}`;
+  const vm = await startVm({ rootfs, args: ['sh', '-c', 'read line; echo "main got $line"; exit 3'], env: ENV, hostname: 'vmbox', memoryMiB: 256, cgroupPath: cgPath });
+  const hostCgroup = cgroupManager(cgPath);
   try {
+    // QEMU itself is in the container's cgroup, limited to guest RAM plus its overhead
+    assert.ok(hostCgroup.pids().includes(vm.qemuPid), 'QEMU is in the cgroup');
+    assert.equal(hostCgroup.stats().memory.limit, (256 + qemuOverheadMiB(vm.accel)) * 1024 * 1024);
+
     const main = text(vm.main);
 
     const e1 = vm.exec({ args: ['sh', '-c', 'echo "exec $(hostname) $(cat /proc/1/cmdline | tr "\\0" " ")"; exit 7'], env: ENV });
@@ -166,6 +172,7 @@ test('exec into a running VM, a terminal, signals, and the cgroup v2 driver insi
     assert.equal(r.exitCode, 3);
     assert.equal(await main.out, 'main got over\n');
     assert.equal(r.qemu.code, 0);
+    assert.deepEqual(hostCgroup.pids(), [], 'the cgroup is gone with the VM');
   } finally {
     vm.kill();
     await vm.wait().catch(() => {});
