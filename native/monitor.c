@@ -171,8 +171,7 @@ static void write_exit_file(const char *path, int code, int sig, long ooms)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) return;
 	write_all_fd(fd, body, (size_t)n);
-	fsync(fd);
-	close(fd);
+	close(fd); /* atomic by rename; not fsynced: after a power cut the container is gone anyway */
 	rename(tmp, path);
 }
 

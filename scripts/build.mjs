@@ -1,7 +1,7 @@
 // Bundles each CLI into one ESM file behind a tiny entry that turns on Node's compile cache first,
 // so that a warm `berth-runc` pays for parsing and compiling its code only once per version.
 import { build } from 'esbuild';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 
 const entries = {
   'berth-runc': 'src/cli/runc/main.ts',
@@ -9,6 +9,7 @@ const entries = {
 };
 
 mkdirSync('dist', { recursive: true });
+rmSync('dist/chunks', { recursive: true, force: true }); // chunks of earlier builds would pile up
 await build({
   entryPoints: Object.fromEntries(Object.entries(entries).map(([k, v]) => [`${k}-main`, v])).valueOf(),
   outdir: 'dist',

@@ -87,12 +87,12 @@ export interface ContainerRecord {
   RestartCount: number;
 }
 
-function writeAtomic(file: string, text: string): void {
+function writeAtomic(file: string, text: string, durable: boolean): void {
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
     writeSync(fd, text);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
@@ -107,9 +107,14 @@ export class ContainerRecords {
     this.layout = layout;
   }
 
-  save(rec: ContainerRecord): void {
+  /**
+   * Always atomic; durable (fsynced) when the record is new or its configuration changes. Run-time
+   * bookkeeping such as StartedAt skips the fsync: losing it in a power cut only makes a
+   * container look never started.
+   */
+  save(rec: ContainerRecord, opts: { durable?: boolean } = {}): void {
     mkdirSync(this.layout.container(rec.Id), { recursive: true, mode: 0o710 });
-    writeAtomic(this.layout.record(rec.Id), JSON.stringify(rec, null, 1));
+    writeAtomic(this.layout.record(rec.Id), JSON.stringify(rec, null, 1), opts.durable ?? true);
   }
 
   get(id: string): ContainerRecord | undefined {

@@ -56,7 +56,7 @@ export async function startContainer(engine: Engine, rec: ContainerRecord, io: S
     },
   });
   rec.StartedAt = new Date().toISOString();
-  engine.records.save(rec);
+  engine.records.save(rec, { durable: false });
   return { pid: rt.pid, session };
 }
 

@@ -4,7 +4,7 @@
  * Status is never stored: it is derived from the process and the fifo, as runc does, so a
  * container whose process died is "stopped" whoever noticed it.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../common/errors.ts';
 import type { ContainerStatus, Spec, State } from '../oci/runtime-spec.ts';
@@ -58,13 +58,17 @@ export class StateRoot {
     return dir;
   }
 
+  /**
+   * Atomic (temp + rename) so a concurrent reader sees the old or the new record, never half of
+   * one. Not fsynced, as runc's is not: this describes live processes, which a power loss ends
+   * anyway, and what is left after one is found and removed as a stopped container.
+   */
   save(rec: ContainerRecord): void {
     const dir = this.containerDir(rec.id);
     const tmp = path.join(dir, '.state.json.tmp');
     const fd = openSync(tmp, 'w', 0o600);
     try {
       writeSync(fd, JSON.stringify(rec));
-      fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
