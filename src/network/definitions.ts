@@ -130,34 +130,33 @@ export function planNetwork(req: CreateRequest, existing: readonly NetworkRecord
   if (!isDefault) validateName(req.name);
   if (existing.some((n) => n.name === req.name)) throw new AlreadyExistsError(`network with name ${req.name} already exists`);
   const used = existing.map((n) => parseSubnet(n.subnet));
-  let subnet: Subnet;
+  const routes = hostRoutes();
+  let subnet: Subnet | undefined;
   if (req.subnet) {
-    subnet = parseSubnet(req.subnet);
-    const clash = existing.find((n) => overlaps(parseSubnet(n.subnet), subnet));
-    if (clash) throw new InvalidArgumentError(`subnet ${req.subnet} overlaps with network ${clash.name} (${clash.subnet})`);
-  } else {
+    const want = parseSubnet(req.subnet);
+    const clash = existing.find((n) => overlaps(parseSubnet(n.subnet), want));
+    // the default network yields to a host route (another engine root's default network, say)
+    if (isDefault && (clash || routes.some((r) => overlaps(r, want)))) subnet = undefined;
+    else if (clash) throw new InvalidArgumentError(`subnet ${req.subnet} overlaps with network ${clash.name} (${clash.subnet})`);
+    else subnet = want;
+  }
+  if (!subnet) {
     const pool = parseSubnet(opts.pool);
-    const routes = hostRoutes();
     const size = 2 ** (32 - 24);
-    let found: Subnet | undefined;
-    for (let base = pool.base; contains(pool, base); base += size) {
+    for (let base = pool.base; contains(pool, base) && !subnet; base += size) {
       const cand = { base, prefix: 24 };
-      if (used.some((u) => overlaps(u, cand)) || routes.some((r) => overlaps(r, cand))) continue;
-      found = cand;
-      break;
+      if (!used.some((u) => overlaps(u, cand)) && !routes.some((r) => overlaps(r, cand))) subnet = cand;
     }
-    if (!found) throw new InvalidArgumentError(`no free subnet left in ${opts.pool}`, 'pass --subnet');
-    subnet = found;
+    if (!subnet) throw new InvalidArgumentError(`no free subnet left in ${opts.pool}`, 'pass --subnet');
   }
   const gateway = req.gateway ?? defaultGateway(subnet);
   if (!isHostOf(subnet, gateway)) throw new InvalidArgumentError(`gateway ${gateway} is not a host address of ${formatSubnet(subnet)}`);
+  // bridges are host-wide: one another engine root (or a leftover) holds is never shared
   const taken = new Set(existing.map((n) => n.bridge));
-  let bridge = `${opts.bridgePrefix}0`;
-  if (!isDefault) {
-    for (let i = 1; ; i++) {
-      bridge = `${opts.bridgePrefix}${i}`;
-      if (!bridgeInUse(bridge, taken)) break;
-    }
+  let bridge = '';
+  for (let i = isDefault ? 0 : 1; ; i++) {
+    bridge = `${opts.bridgePrefix}${i}`;
+    if (!bridgeInUse(bridge, taken)) break;
   }
   if (bridge.length > 15) throw new InvalidArgumentError(`bridge name ${bridge} is longer than 15 characters`, 'use a shorter bridge prefix');
   return {

@@ -33,18 +33,6 @@ export function bridgePorts(bridge: string): string[] {
   }
 }
 
-/** Bridge devices named `<prefix><digits>`. */
-export function bridgesWithPrefix(prefix: string): string[] {
-  let names: string[] = [];
-  try {
-    names = readdirSync('/sys/class/net');
-  } catch {
-    return [];
-  }
-  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\d+$`);
-  return names.filter((n) => re.test(n) && existsSync(`/sys/class/net/${n}/bridge`));
-}
-
 /** Splits an `iptables -S` line into arguments (double quotes group, as iptables prints comments). */
 export function splitRule(line: string): string[] {
   const out: string[] = [];

@@ -11,16 +11,29 @@
  *   <root>/network-state/cache/<cid>/<net>.json   CNI config + ADD result, for DEL after a crash
  *   <root>/network-state/containers/<cid>.json    attachment records
  *   <root>/network-state/files/<cid>/             hosts, hostname, resolv.conf (bind-mounted)
- *   <runDir>/<cid>                                network namespace bind mounts
+ *   <root>/network-state/retired.json             bridges of removed networks not yet deleted
+ *   <runDir>/<cid>                                network namespace bind mounts (runDirFor)
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 
+export const DEFAULT_ROOT = '/var/lib/berth';
 export const DEFAULT_RUN_DIR = '/run/berth/netns';
+
+/**
+ * Each engine root pins its namespaces in its own run dir: the sweep removes every pin its root
+ * cannot explain, so two roots (a test's and the real one) must never share one.
+ */
+export function runDirFor(root: string): string {
+  const abs = path.resolve(root);
+  if (abs === DEFAULT_ROOT) return DEFAULT_RUN_DIR;
+  return `${DEFAULT_RUN_DIR}-${createHash('sha256').update(abs).digest('hex').slice(0, 12)}`;
+}
 
 export class NetworkLayout {
   readonly root: string;
   readonly runDir: string;
-  constructor(root: string, runDir: string = DEFAULT_RUN_DIR) {
+  constructor(root: string, runDir: string = runDirFor(root)) {
     this.root = path.resolve(root);
     this.runDir = path.resolve(runDir);
   }
@@ -53,6 +66,9 @@ export class NetworkLayout {
   }
   files(containerId: string): string {
     return path.join(this.stateDir, 'files', containerId);
+  }
+  get retiredFile(): string {
+    return path.join(this.stateDir, 'retired.json');
   }
   get filesDir(): string {
     return path.join(this.stateDir, 'files');

@@ -18,7 +18,7 @@ import { DEFAULT_PLUGIN_DIRS } from './cni/exec.ts';
 import { checkListState } from './cni/runtime.ts';
 import { connect, disconnect, findContainer } from './connect.ts';
 import { DEFAULT_OPTIONS, type CreateRequest, type NetworkOptions } from './definitions.ts';
-import { DEFAULT_RUN_DIR, NetworkLayout } from './layout.ts';
+import { NetworkLayout, runDirFor } from './layout.ts';
 import { createNetwork, inspectNetwork, listAll, pruneNetworks, removeNetwork, type NetworkInspect } from './networks.ts';
 import { readRecord, withStateLock, type NetContext } from './state.ts';
 import { sweep, type IsAlive } from './sweep.ts';
@@ -26,7 +26,7 @@ import type { AttachRequest, Attachment, NetworkRecord, SweepReport } from './ty
 import { NotFoundError } from '../common/errors.ts';
 
 export interface ManagerOptions extends Partial<NetworkOptions> {
-  /** Where namespaces are pinned (a tmpfs; default /run/berth/netns). */
+  /** Where namespaces are pinned (a tmpfs; default /run/berth/netns, or a per-root sibling). */
   runDir?: string;
   pluginDirs?: readonly string[];
   pluginTimeoutMs?: number;
@@ -62,7 +62,7 @@ export class NetworkManager {
       bridgePrefix: opts.bridgePrefix ?? DEFAULT_OPTIONS.bridgePrefix,
     };
     return new NetworkManager({
-      layout: new NetworkLayout(root, opts.runDir ?? DEFAULT_RUN_DIR),
+      layout: new NetworkLayout(root, opts.runDir ?? runDirFor(root)),
       options,
       sys: opts.sys ?? (await getSys()),
       exec: { pluginDirs: opts.pluginDirs ?? DEFAULT_PLUGIN_DIRS, timeoutMs: opts.pluginTimeoutMs ?? 60_000 },

@@ -2,12 +2,13 @@
  * `network create|ls|inspect|rm|prune` over the definitions. Removing a network also removes what
  * the plugins leave behind per network: its bridge, its isolation rules and host-local's data.
  */
-import { rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BadStateError, InvalidArgumentError } from '../common/errors.ts';
 import { ensureDefault } from './attach.ts';
 import { deleteNetworkRecord, findNetwork, listNetworks, planNetwork, writeNetwork, type CreateRequest } from './definitions.ts';
 import { deleteLink, removeIsolationRules } from './host-net.ts';
+import { writeJsonAtomic } from '../store/atomic.ts';
 import { listRecords, withStateLock, type NetContext } from './state.ts';
 import type { NetworkRecord } from './types.ts';
 
@@ -76,11 +77,45 @@ export function inspectNetwork(ctx: NetContext, ref: string): Promise<NetworkIns
   });
 }
 
-/** Host-side leftovers of a removed network. */
-export function cleanupNetworkHost(ctx: NetContext, net: Pick<NetworkRecord, 'name' | 'bridge'>): void {
+type Retired = Pick<NetworkRecord, 'name' | 'bridge'>;
+
+/**
+ * Networks removed from the definitions whose host side is not cleaned yet. Bridges are host-wide
+ * and another engine root may own `berth3`, so only a bridge this root retired is ever deleted by
+ * the sweep, never one found by its name alone. Callers hold the state lock.
+ */
+export function readRetired(ctx: NetContext): Retired[] {
+  try {
+    return JSON.parse(readFileSync(ctx.layout.retiredFile, 'utf8')) as Retired[];
+  } catch {
+    return [];
+  }
+}
+
+function writeRetired(ctx: NetContext, list: Retired[]): void {
+  mkdirSync(ctx.layout.stateDir, { recursive: true });
+  writeJsonAtomic(ctx.layout.retiredFile, list);
+}
+
+/** Host-side leftovers of a removed network: bridge, isolation rules, host-local's data. */
+export function cleanupNetworkHost(ctx: NetContext, net: Retired): void {
   deleteLink(net.bridge);
   removeIsolationRules(net.bridge);
   rmSync(path.join(ctx.layout.ipamDir, net.name), { recursive: true, force: true });
+}
+
+/** Cleans up retired networks and forgets them (the removal path and the sweep). */
+export async function cleanupRetired(ctx: NetContext, only?: readonly string[]): Promise<string[]> {
+  const list = await withStateLock(ctx, () => readRetired(ctx));
+  const todo = list.filter((r) => !only || only.includes(r.name));
+  for (const r of todo) cleanupNetworkHost(ctx, r);
+  await withStateLock(ctx, () => writeRetired(ctx, readRetired(ctx).filter((r) => !todo.some((t) => t.name === r.name && t.bridge === r.bridge))));
+  return todo.map((r) => r.bridge);
+}
+
+function retire(ctx: NetContext, nets: readonly NetworkRecord[]): void {
+  writeRetired(ctx, [...readRetired(ctx), ...nets.map((n) => ({ name: n.name, bridge: n.bridge }))]);
+  for (const n of nets) deleteNetworkRecord(ctx.layout, n.name);
 }
 
 export async function removeNetwork(ctx: NetContext, ref: string): Promise<NetworkRecord> {
@@ -90,10 +125,10 @@ export async function removeNetwork(ctx: NetContext, ref: string): Promise<Netwo
     const users = listRecords(ctx).filter((r) => r.endpoints.some((e) => e.network === net.name));
     if (users.length)
       throw new BadStateError(`network ${net.name} has active endpoints (${users.map((u) => u.name || u.containerId.slice(0, 12)).join(', ')})`, 'stop and remove those containers, or disconnect them');
-    deleteNetworkRecord(ctx.layout, net.name);
+    retire(ctx, [net]);
     return net;
   });
-  cleanupNetworkHost(ctx, net);
+  await cleanupRetired(ctx, [net.name]);
   return net;
 }
 
@@ -102,9 +137,9 @@ export async function pruneNetworks(ctx: NetContext): Promise<string[]> {
   const gone = await withStateLock(ctx, () => {
     const inUse = new Set(listRecords(ctx).flatMap((r) => r.endpoints.map((e) => e.network)));
     const out = listNetworks(ctx.layout).filter((n) => n.name !== ctx.options.defaultName && !inUse.has(n.name));
-    for (const n of out) deleteNetworkRecord(ctx.layout, n.name);
+    retire(ctx, out);
     return out;
   });
-  for (const n of gone) cleanupNetworkHost(ctx, n);
+  await cleanupRetired(ctx, gone.map((n) => n.name));
   return gone.map((n) => n.name);
 }

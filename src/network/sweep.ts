@@ -11,7 +11,7 @@
  *   netns pins     files no record explains → unmount
  *   masquerading   the bridge plugin's per-container chains of the containers found above → removed
  *   veths          ports of berth bridges no live record owns → deleted
- *   bridges        `<prefix>N` bridges no definition owns → deleted with their isolation rules
+ *   bridges        of networks this root removed but could not clean up → deleted with their rules
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
@@ -20,7 +20,8 @@ import { teardown } from './attach.ts';
 import { listCache } from './cni/cache.ts';
 import { listNetworks } from './definitions.ts';
 import { delEndpoint } from './endpoint.ts';
-import { bridgePorts, bridgesWithPrefix, deleteLink, removeIsolationRules, removeMasqChains } from './host-net.ts';
+import { bridgePorts, deleteLink, removeMasqChains } from './host-net.ts';
+import { cleanupRetired } from './networks.ts';
 import { listNetns, removeNetns } from './netns.ts';
 import { listRecords, ownerAlive, type NetContext } from './state.ts';
 import type { AttachmentRecord, SweepReport } from './types.ts';
@@ -72,7 +73,6 @@ export async function sweep(ctx: NetContext, isAlive: IsAlive): Promise<SweepRep
   const cache = listCache(ctx.layout);
   const allocations = listAllocations(ctx.layout.ipamDir);
   const pins = listNetns(ctx.layout.runDir);
-  const bridges = bridgesWithPrefix(ctx.options.bridgePrefix);
   const nets = listNetworks(ctx.layout);
   const before = listRecords(ctx);
 
@@ -117,11 +117,6 @@ export async function sweep(ctx: NetContext, isAlive: IsAlive): Promise<SweepRep
       }
     }
   }
-  for (const b of bridges) {
-    if (nets.some((n) => n.bridge === b)) continue;
-    deleteLink(b);
-    removeIsolationRules(b);
-    report.bridges.push(b);
-  }
+  report.bridges.push(...(await cleanupRetired(ctx)));
   return report;
 }

@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { buildConfList, CNI_VERSION, loopbackConfList } from '../../../src/network/conflist.ts';
-import { DEFAULT_OPTIONS, findNetwork, listNetworks, planNetwork, validateName, writeNetwork } from '../../../src/network/definitions.ts';
-import { contains, overlaps, parseSubnet } from '../../../src/network/ipnet.ts';
+import { DEFAULT_OPTIONS, findNetwork, hostRoutes, listNetworks, planNetwork, validateName, writeNetwork } from '../../../src/network/definitions.ts';
+import { contains, formatSubnet, overlaps, parseSubnet } from '../../../src/network/ipnet.ts';
 import { NetworkLayout } from '../../../src/network/layout.ts';
 import type { NetworkRecord } from '../../../src/network/types.ts';
 
@@ -112,6 +112,18 @@ test('planning: automatic subnets are /24s of the pool that overlap nothing', ()
   assert.equal(n.gateway, '10.200.1.1');
   const full = ['10.200.1.0/24', '10.200.2.0/24', '10.200.3.0/24'].map((s, i) => planNetwork({ name: `f${i}`, subnet: s }, [taken], opts));
   assert.throws(() => planNetwork({ name: 'x' }, [taken, ...full], opts), /no free subnet/);
+});
+
+test('the default network yields to a host route or a bridge name already in use', () => {
+  const opts = { ...DEFAULT_OPTIONS, pool: '10.200.0.0/22', bridgePrefix: 'bzq' };
+  const route = hostRoutes()[0];
+  if (!route) return; // no route on this machine to collide with
+  const d = planNetwork({ name: 'berth', subnet: formatSubnet(route), dns: false }, [], opts, true);
+  // and the bridge: "eth" + "0" exists on most machines, so the default takes eth1, eth2...
+  const eth = planNetwork({ name: 'berth', subnet: '10.201.0.0/16', dns: false }, [], { ...opts, bridgePrefix: 'eth' }, true);
+  assert.notEqual(eth.bridge, 'eth0');
+  assert.equal(d.subnet, '10.200.0.0/24', 'a pool subnet instead of the routed one');
+  assert.throws(() => planNetwork({ name: 'user', subnet: '10.200.0.0/24' }, [d], opts), /overlaps/);
 });
 
 test('records: written atomically, listed, found by name, ID prefix, or "bridge" for the default', () => {
