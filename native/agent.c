@@ -3,7 +3,7 @@
  * when it finds itself PID 1. After the boot script (agent_boot.c) it serves the host over one
  * virtio-serial port: every frame carries a session id, so the container's main process and
  * any `exec` share the channel. Frames (u32 LE length, u8 type, u32 LE session, payload):
- *   host -> guest: R run (agent_run ops), I stdin (empty = EOF), K signal, W winsize "rows cols",
+ *   host -> guest: R run (agent_run ops; `poweroff` ends the VM with it), I stdin (empty = EOF), K signal, W winsize "rows cols",
  *                  S setup (mkdir/write ops), Q power off
  *   guest -> host: H hello (kernel release), P started (pid), O stdout, E stderr,
  *                  X exit status (code, or 128+signal), F failed to start "errno message",
@@ -27,7 +27,7 @@
 #define MAX_SESS 64
 
 struct session {
-	int used, tty, exited, status;
+	int used, tty, exited, status, poweroff;
 	uint32_t id;
 	pid_t pid;
 	int fd[3]; /* our ends: stdin (write), stdout, stderr; a tty uses one master for all */
@@ -91,7 +91,7 @@ static void start(uint32_t id, char *buf, size_t len)
 	pid_t pid = agent_spawn(&r, fds, err, sizeof(err));
 	if (pid < 0) return send_str('F', id, err);
 	memset(s, 0, sizeof(*s));
-	s->used = 1, s->id = id, s->pid = pid, s->tty = r.tty;
+	s->used = 1, s->id = id, s->pid = pid, s->tty = r.tty, s->poweroff = r.poweroff;
 	for (int i = 0; i < 3; i++) {
 		s->fd[i] = fds[i];
 		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
@@ -137,8 +137,11 @@ static void finish(struct session *s)
 	char st[16];
 	snprintf(st, sizeof(st), "%d", s->status);
 	uint32_t id = s->id;
+	int off = s->poweroff;
 	memset(s, 0, sizeof(*s));
 	send_str('X', id, st);
+	/* safe at once: virtio_console's write returns only after QEMU has taken the bytes */
+	if (off) agent_poweroff();
 }
 
 static void reap(int sfd)

@@ -33,6 +33,7 @@ struct agent_run {
 	const char *cwd, *cgroup, *hostname;
 	uid_t uid; gid_t gid; gid_t groups[AGENT_MAX_GROUPS]; int ngroups;
 	int tty; unsigned short rows, cols;
+	int poweroff; /* power the VM off once this process has exited and its status is sent */
 };
 int agent_run_parse(char *buf, size_t len, struct agent_run *r);
 /* Starts the process; fds[0..2] get our ends (stdin, stdout, stderr; with a tty all three are the master). */

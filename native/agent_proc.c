@@ -47,6 +47,8 @@ int agent_run_parse(char *buf, size_t len, struct agent_run *r)
 		} else if (!strcmp(op, "tty") && b) {
 			r->tty = 1, r->rows = (unsigned short)atoi(a), r->cols = (unsigned short)atoi(b);
 			i += 2;
+		} else if (!strcmp(op, "poweroff")) {
+			r->poweroff = 1;
 		} else rc = -1;
 	}
 	free(v); /* the strings stay in buf */

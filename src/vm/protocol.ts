@@ -76,6 +76,11 @@ export interface GuestProcess {
   /** Absolute cgroup directory in the guest to join before exec. */
   cgroup?: string;
   hostname?: string;
+  /**
+   * Power the VM off as soon as this process has exited and its status is sent (the main
+   * process): no round trip through the host for the power-off.
+   */
+  powerOffOnExit?: boolean;
 }
 
 function words(ws: string[]): Buffer {
@@ -94,6 +99,7 @@ export function encodeRun(p: GuestProcess): Buffer {
   if (p.tty) w.push('tty', String(p.tty.rows), String(p.tty.cols));
   if (p.cgroup) w.push('cgroup', p.cgroup);
   if (p.hostname) w.push('hostname', p.hostname);
+  if (p.powerOffOnExit) w.push('poweroff');
   return words(w);
 }
 

@@ -224,9 +224,12 @@ export async function startVm(o: VmOptions): Promise<VmHandle> {
     });
     failed.catch(() => {});
     let channel: AgentChannel;
+    let main: VmProcess;
     let release: string;
     try {
       channel = new AgentChannel(await Promise.race([connected, failed]));
+      // queued now, read by the agent as soon as it has booted: no round trip after the hello
+      main = channel.run({ ...o, powerOffOnExit: true });
       release = await Promise.race([channel.hello, failed]);
     } catch (err) {
       const detail = [q.stderr(), tail(serialLog, 15)].filter(Boolean).join('\n');
@@ -235,7 +238,6 @@ export async function startVm(o: VmOptions): Promise<VmHandle> {
       clearTimeout(timer);
     }
     const bootMs = performance.now() - t0;
-    const main = channel.run(o);
     return new VmHandle({ channel, qemu: q, main, accel: p.accel, release, bootMs, cleanup });
   } catch (err) {
     if (qemu) {

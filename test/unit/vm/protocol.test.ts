@@ -38,6 +38,7 @@ test('run request: argv, env, cwd, user, groups, tty, cgroup in the agent\'s op 
   );
   assert.deepEqual(w, ['arg', 'sh', 'arg', '-c', 'arg', 'echo a b', 'env', 'A=1', 'cwd', '/tmp', 'user', '1000', '100', 'group', '5', 'tty', '24', '80', 'cgroup', '/sys/fs/cgroup/x', 'hostname', 'h']);
   assert.deepEqual(words(encodeRun({ args: ['true'] })), ['arg', 'true', 'cwd', '/', 'user', '0', '0']);
+  assert.deepEqual(words(encodeRun({ args: ['true'], powerOffOnExit: true })).slice(-1), ['poweroff']);
   assert.throws(() => encodeRun({ args: [] }), RangeError);
   assert.throws(() => encodeRun({ args: ['a\0b'] }), RangeError);
 });
