@@ -23,7 +23,7 @@ export class InvalidImageError extends BerthError {
   }
 }
 
-export async function commitImage(store: Store, img: NewImage, names: string[]): Promise<ImageRecord> {
+export async function commitImage(store: Store, img: NewImage, names: string[], opts: { intermediate?: boolean } = {}): Promise<ImageRecord> {
   const config = store.content.readJson<ImageConfigJson>(img.config.digest);
   const diffIDs = config?.rootfs?.diff_ids;
   if (!Array.isArray(diffIDs)) throw new InvalidImageError(`image config ${shortId(img.config.digest)} has no rootfs.diff_ids`);
@@ -49,10 +49,12 @@ export async function commitImage(store: Store, img: NewImage, names: string[]):
     ...(typeof config.created === 'string' ? { created: config.created } : {}),
     added: new Date().toISOString(),
     size,
+    ...(opts.intermediate ? { intermediate: true } : {}),
   };
   return store.withMetaLock(() => {
     const existing = store.images.get(record.id);
     if (!existing || existing.manifest.digest !== record.manifest.digest) store.images.put(existing ? { ...record, added: existing.added } : record);
+    else if (existing.intermediate && !opts.intermediate) store.images.put({ ...existing, intermediate: undefined }); // a build's result is shown
     if (names.length > 0) {
       const tags = store.images.tags();
       for (const n of names) tags.set(n, record.id);

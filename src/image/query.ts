@@ -39,6 +39,7 @@ export function listImages(store: Store, opts: { all?: boolean; filterDangling?:
   const records = store.images.list().sort((a, b) => createdOf(b).localeCompare(createdOf(a)));
   for (const r of records) {
     const names = [...tags].filter(([, id]) => id === r.id).map(([n]) => n).sort();
+    if (r.intermediate && names.length === 0 && !opts.all) continue; // build cache steps, as Docker hides them
     if (opts.filterDangling === true && names.length > 0) continue;
     if (opts.filterDangling === false && names.length === 0) continue;
     const used = leases.filter((l) => l.imageId === r.id).length;

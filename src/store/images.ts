@@ -31,6 +31,8 @@ export interface ImageRecord {
   added: string;
   /** Sum of the unpacked snapshot sizes. */
   size: number;
+  /** A build step's image (the build cache): hidden from `images` unless `-a`, pruned as dangling. */
+  intermediate?: boolean;
 }
 
 export class ImageIndex {

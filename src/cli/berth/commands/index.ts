@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { registerImageCommands } from './image.ts';
 import { registerDistributionCommands } from './distribution.ts';
 import { registerNetworkCommands } from './network.ts';
+import { registerBuildCommand } from './build.ts';
 import { registerContainerCommands, registerCpCommand, registerVolumeCommands } from './container.ts';
 
 export function registerCommands(program: Command): void {
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   registerContainerCommands(program);
   registerVolumeCommands(program);
   registerCpCommand(program);
+  registerBuildCommand(program);
   registerNetworkCommands(program);
   // Concerns register themselves here as they land, e.g. `registerImageCommands(program)`.
 }
