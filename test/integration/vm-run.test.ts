@@ -99,6 +99,7 @@ test('run: guest kernel, exit code, stdin, env, cwd, user, memory, isolation fro
     'echo "release=$(uname -r)"',
     'echo "version=$(cat /proc/version)"',
     'echo "mem=$(grep MemTotal /proc/meminfo)"',
+    'echo "cpus=$(grep -c ^processor /proc/cpuinfo)"',
     'echo "id=$(id -u):$(id -g) pwd=$(pwd) foo=$FOO"',
     'echo "stdin=$(cat)"',
     `test -e ${marker} && echo "marker visible" || echo "marker hidden"`,
@@ -107,7 +108,7 @@ test('run: guest kernel, exit code, stdin, env, cwd, user, memory, isolation fro
     'exit 5',
   ].join('; ');
   const r = await runVm({
-    rootfs, args: ['sh', '-c', script], env: [...ENV, 'FOO=bar baz'], cwd: '/home/user', uid: 1000, gid: 1000, memoryMiB: 128, stdin: 'hello from the host\n',
+    rootfs, args: ['sh', '-c', script], env: [...ENV, 'FOO=bar baz'], cwd: '/home/user', uid: 1000, gid: 1000, memoryMiB: 128, cpus: 2, stdin: 'hello from the host\n',
   });
   const out = r.stdout.toString();
   assert.equal(r.exitCode, 5, out + r.stderr.toString());
@@ -118,6 +119,7 @@ test('run: guest kernel, exit code, stdin, env, cwd, user, memory, isolation fro
   assert.notEqual(field('version'), fs.readFileSync('/proc/version', 'utf8').trim());
   const memKb = Number(/(\d+) kB/.exec(field('mem'))?.[1]);
   assert.ok(memKb > 64 * 1024 && memKb <= 128 * 1024, `MemTotal ${memKb} kB with -m 128`);
+  assert.equal(field('cpus'), '2');
   assert.equal(field('id'), '1000:1000 pwd=/home/user foo=bar baz');
   assert.equal(field('stdin'), 'hello from the host');
   assert.match(out, /marker hidden/);
