@@ -1,7 +1,7 @@
 // Bundles each CLI into one ESM file behind a tiny entry that turns on Node's compile cache first,
 // so that a warm `berth-runc` pays for parsing and compiling its code only once per version.
 import { build } from 'esbuild';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const entries = {
   'berth-runc': 'src/cli/runc/main.ts',
@@ -39,11 +39,21 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
 
+// `--version` is answered by the entry itself: it costs no more than starting Node.
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+const versionText = {
+  'berth-runc': `berth-runc version ${version}\\nspec: 1.2.0\\n`,
+  berth: `berth version ${version}\\n`,
+};
 for (const name of Object.keys(entries)) {
   writeFileSync(
     `dist/${name}.mjs`,
-    `import { enableCompileCache } from 'node:module';\n` +
-      `try { enableCompileCache(new URL('../.cache/node-compile', import.meta.url).pathname); } catch {}\n` +
-      `await import('./${name}-main.mjs');\n`,
+    `const a = process.argv.slice(2);\n` +
+      `if (a.length === 1 && (a[0] === '--version' || a[0] === '-v')) process.stdout.write('${versionText[name]}');\n` +
+      `else {\n` +
+      `  const { enableCompileCache } = await import('node:module');\n` +
+      `  try { enableCompileCache(new URL('../.cache/node-compile', import.meta.url).pathname); } catch {}\n` +
+      `  await import('./${name}-main.mjs');\n` +
+      `}\n`,
   );
 }

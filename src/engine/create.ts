@@ -30,10 +30,30 @@ function mountRecords(engine: Engine, opts: CreateOptions, imageConfig: ImageCon
   return out;
 }
 
-export async function createContainer(engine: Engine, opts: CreateOptions): Promise<ContainerRecord> {
+/**
+ * The image a container is made from, pulled as Docker does when it is not here. The default
+ * policy comes from BERTH_PULL_POLICY (the test suite sets "never", so that a test naming an image
+ * that does not exist never reaches out of this machine), else Docker's "missing".
+ */
+async function imageFor(engine: Engine, opts: CreateOptions) {
   const store = await engine.store();
   const { resolveImage } = await import('../image/resolve.ts');
-  const image = resolveImage(store, opts.image).record;
+  const env = process.env.BERTH_PULL_POLICY;
+  const policy = opts.pull ?? (env === 'always' || env === 'never' || env === 'missing' ? env : 'missing');
+  if (!['missing', 'always', 'never'].includes(policy)) throw new InvalidArgumentError(`invalid --pull policy "${policy}": missing, always or never`);
+  if (policy === 'always') await engine.pullImage(opts.image);
+  try {
+    return resolveImage(store, opts.image).record;
+  } catch (err) {
+    if (policy !== 'missing' || (err as { code?: string }).code !== 'not-found') throw err;
+    process.stderr.write(`Unable to find image '${opts.image}' locally\n`);
+    await engine.pullImage(opts.image);
+    return resolveImage(store, opts.image).record;
+  }
+}
+
+export async function createContainer(engine: Engine, opts: CreateOptions): Promise<ContainerRecord> {
+  const image = await imageFor(engine, opts);
   const ic = await engine.imageConfig(image.id);
   const id = newContainerId();
   const name = opts.name ?? generateName();

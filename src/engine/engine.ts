@@ -62,6 +62,19 @@ export class Engine {
     return this.storeP;
   }
 
+  /** Pulls with the default registries configuration and credentials, progress on stderr. */
+  async pullImage(ref: string): Promise<void> {
+    const { pullImage } = await import('../distribution/pull.ts');
+    const { RegistryConfig } = await import('../distribution/registries.ts');
+    const { authFilePath } = await import('../distribution/authfile.ts');
+    const { createProgress, progressMode } = await import('../distribution/progress.ts');
+    await pullImage(await this.store(), ref, {
+      config: RegistryConfig.load(undefined),
+      authFile: authFilePath(undefined),
+      progress: createProgress(progressMode(false, process.stderr), process.stderr),
+    });
+  }
+
   async rootfsManager() {
     const { RootfsManager } = await import('../store/rootfs.ts');
     return new RootfsManager(await this.store());

@@ -10,8 +10,12 @@ export interface MountSpec {
   propagation?: string;
 }
 
+export type PullPolicy = 'missing' | 'always' | 'never';
+
 export interface CreateOptions {
   image: string;
+  /** Docker's --pull: fetch the image when it is not here (default), always, or never. */
+  pull?: PullPolicy;
   /** Replaces the image's Cmd; with `entrypoint` set, the arguments to it. */
   cmd?: string[];
   entrypoint?: string[];

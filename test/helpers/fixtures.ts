@@ -10,6 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { defaultSpec } from '../../src/runtime/default-spec.ts';
 import type { Spec } from '../../src/oci/runtime-spec.ts';
 
+// No test may reach beyond this machine: an image a test names that is not here is never pulled
+// from Docker Hub (tests that pull set their own policy and use a registry on 127.0.0.1).
+process.env.BERTH_PULL_POLICY ??= 'never';
+
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const BERTH_RUNC = path.join(REPO, 'bin/berth-runc');
 export const BERTH = path.join(REPO, 'bin/berth');

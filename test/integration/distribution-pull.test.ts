@@ -126,6 +126,18 @@ test('the pulled image runs', { skip: skip || (!hasBerthRun() && 'berth run is n
   assert.equal(r.stdout, 'berth test image\n');
 });
 
+test('run pulls an image that is not here (--pull missing), as Docker does', { skip: skip || (!hasBerthRun() && 'berth run is not available yet') }, async () => {
+  const root = join(dir, 'run-pull');
+  const cfg = join(dir, 'insecure.json');
+  writeFileSync(cfg, JSON.stringify({ registries: { [reg!.host]: { insecure: true } } }));
+  const env = { BERTH_REGISTRIES_CONFIG: cfg };
+  const r = must(await berthAsync(root, ['run', '--rm', '--pull', 'missing', `${reg!.host}/test/bb:v1`, '/bin/cat', '/etc/berth-release'], { env }), 'run with pull');
+  assert.equal(r.stdout, 'berth test image\n');
+  assert.match(r.stderr, /Unable to find image '.*test\/bb:v1' locally/);
+  const again = must(await berthAsync(root, ['run', '--rm', '--pull', 'missing', `${reg!.host}/test/bb:v1`, 'true'], { env }), 'run again');
+  assert.doesNotMatch(again.stderr, /Unable to find image/, 'the second run uses the local image');
+});
+
 test('a mirror serves the pull when the registry itself is down', { skip }, async () => {
   const root = join(dir, 'mirror');
   const closed = `127.0.0.1:${await freePort()}`;

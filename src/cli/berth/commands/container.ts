@@ -58,6 +58,7 @@ function containerFlags(c: Command): Command {
     .option('--stop-timeout <seconds>', 'timeout (in seconds) to stop a container', parseInteger('--stop-timeout'))
     .option('--oom-kill-disable', 'disable the OOM killer')
     .addOption(new Option('--isolation <kind>', 'process (namespaces) or vm (a micro-VM)').choices(['process', 'vm']))
+    .addOption(new Option('--pull <policy>', 'pull the image before running: missing (default), always, never').choices(['missing', 'always', 'never']))
     .argument('<image>')
     .argument('[command...]')
     .passThroughOptions();
@@ -108,6 +109,7 @@ function createOptions(image: string, command: string[], o: Flags): CreateOption
   copy('stopSignal', o.stopSignal);
   copy('stopTimeout', o.stopTimeout);
   copy('isolation', o.isolation);
+  copy('pull', o.pull);
   if (o.entrypoint !== undefined) opts.entrypoint = (o.entrypoint as string) === '' ? [] : [o.entrypoint as string];
   if (o.detach && o.rm === undefined) opts.autoRemove = false;
   return opts;
