@@ -26,6 +26,14 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 const fmt = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+/**
+ * CPU time of our reaped children (QEMU), in ms, from /proc/self/stat's cutime+cstime: unlike
+ * wall time it hardly moves when other work shares the cores.
+ */
+const childCpuMs = (): number => {
+  const f = readFileSync('/proc/self/stat', 'utf8').slice(readFileSync('/proc/self/stat', 'utf8').lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100; // fields 16, 17 (USER_HZ = 100)
+};
 
 /** The rootfs tree as cpio entries under `prefix`. */
 function treeEntries(root: string, prefix: string): CpioEntry[] {
@@ -113,20 +121,27 @@ try {
   await bootFloor(qemu, floorCfg, 60_000);
   const berth: number[] = [];
   const floor: number[] = [];
+  const berthCpu: number[] = [];
+  const floorCpu: number[] = [];
   for (let i = 0; i < runs; i++) {
+    let c0 = childCpuMs();
     const t0 = performance.now();
     const r = await runVm(opts);
     if (r.exitCode !== 0) throw new Error(`berth run exited ${r.exitCode}`);
     berth.push(performance.now() - t0);
+    berthCpu.push(childCpuMs() - c0);
+    c0 = childCpuMs();
     const f = await bootFloor(qemu, floorCfg, 60_000);
     if (!f.ok) throw new Error('the floor VM did not power off');
     floor.push(f.ms);
-    console.log(`  run ${i + 1}: berth ${fmt(berth.at(-1)!)}  floor ${fmt(f.ms)}`);
+    floorCpu.push(childCpuMs() - c0);
+    console.log(`  run ${i + 1}: berth ${fmt(berth.at(-1)!)} (QEMU CPU ${fmt(berthCpu.at(-1)!)})  floor ${fmt(f.ms)} (CPU ${fmt(floorCpu.at(-1)!)})`);
   }
   const ratio = median(berth) / median(floor);
   console.log(`berth boot-to-exit: median ${fmt(median(berth))}, best ${fmt(Math.min(...berth))}`);
   console.log(`floor:              median ${fmt(median(floor))}, best ${fmt(Math.min(...floor))}`);
   console.log(`ratio of medians: ${ratio.toFixed(2)} (target <= 1.20); ratio of bests: ${(Math.min(...berth) / Math.min(...floor)).toFixed(2)}`);
+  console.log(`QEMU CPU time: berth median ${fmt(median(berthCpu))}, floor median ${fmt(median(floorCpu))}, ratio ${(median(berthCpu) / median(floorCpu)).toFixed(2)} (load ${os.loadavg()[0]!.toFixed(2)})`);
 
   const vm = await startVm({ ...opts, args: ['sleep', '60'] });
   await new Promise((r) => setTimeout(r, 1500));

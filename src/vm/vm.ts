@@ -4,13 +4,13 @@
  * `exec` runs more processes in the same VM; `runVm` is start + stdio + wait. Everything a VM
  * leaves on the host (socket, console log, QEMU, the cgroup) is removed when it ends.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { cgroupManager, type CgroupManager } from '../cgroups/index.ts';
-import { InvalidArgumentError, SystemError } from '../common/errors.ts';
+import { InvalidArgumentError, NotFoundError, SystemError } from '../common/errors.ts';
 import { helperPath } from '../runtime/helper-process.ts';
 import { chooseAccel, fileVerdicts, probeKey, type AccelRequest } from './accel.ts';
 import { AGENT_PORT, ROOT_TAG } from './boot-script.ts';
@@ -70,6 +70,7 @@ export interface Prepared {
 }
 
 export async function prepareVm(o: VmOptions): Promise<Prepared> {
+  if (!statSync(o.rootfs, { throwIfNoEntry: false })?.isDirectory()) throw new NotFoundError(`root filesystem ${o.rootfs} is not a directory`);
   const cacheDir = ensureDir(o.cacheDir ?? defaultCacheDir());
   const kernel = await prepareKernel(findKernel(o.kernel), cacheDir);
   const initrd = prepareInitramfs({ agent: helperPath(), release: kernel.release }, cacheDir);
@@ -185,10 +186,17 @@ function listen(server: Server, sock: string): Promise<void> {
   });
 }
 
+/** Run directories of live VMs: removed if the process exits first (QEMU is killed by qemu.ts). */
+const liveRunDirs = new Set<string>();
+process.on('exit', () => {
+  for (const d of liveRunDirs) rmSync(d, { recursive: true, force: true });
+});
+
 /** Boots a VM and starts `o`'s process as its main process. */
 export async function startVm(o: VmOptions): Promise<VmHandle> {
   const p = await prepareVm(o);
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'berth-vm-'));
+  liveRunDirs.add(runDir);
   const sockPath = path.join(runDir, 'agent.sock');
   const serialLog = o.consoleLog ?? path.join(runDir, 'console.log');
   const server = createServer();
@@ -202,6 +210,7 @@ export async function startVm(o: VmOptions): Promise<VmHandle> {
       // a cgroup that cannot go yet is reported by the engine's own cleanup
     }
     rmSync(runDir, { recursive: true, force: true });
+    liveRunDirs.delete(runDir);
   };
   try {
     await listen(server, sockPath);
@@ -232,8 +241,10 @@ export async function startVm(o: VmOptions): Promise<VmHandle> {
       main = channel.run({ ...o, powerOffOnExit: true });
       release = await Promise.race([channel.hello, failed]);
     } catch (err) {
-      const detail = [q.stderr(), tail(serialLog, 15)].filter(Boolean).join('\n');
-      throw new SystemError(`${(err as Error).message}${detail ? `:\n${detail}` : ''}`, { cause: err });
+      // one line for the user: QEMU's own complaint if it had one, the guest console's last lines as the hint
+      const qemuSays = q.stderr().split('\n').filter(Boolean).at(-1)?.replace(/^qemu-system-\w+: /, '');
+      const console = tail(serialLog, 3).split('\n').filter(Boolean).join(' | ');
+      throw new SystemError(`the VM did not boot: ${qemuSays ?? (err as Error).message}`, { cause: err, hint: console ? `guest console: ${console}` : undefined });
     } finally {
       clearTimeout(timer);
     }
