@@ -1,5 +1,6 @@
 /** `run`, `stop`, `kill`, `restart`, `rm`, `wait`, `cleanup`: the verbs that change a container's life. */
 import { BadStateError } from '../common/errors.ts';
+import { mark } from '../common/trace.ts';
 import { parseSignal } from '../runtime/kill.ts';
 import { sleep } from '../runtime/process-wait.ts';
 import { createContainer } from './create.ts';
@@ -17,6 +18,7 @@ export interface RunResult {
 
 export async function runContainer(engine: Engine, opts: CreateOptions & { detach?: boolean }, io: Omit<StartIO, 'attach'> = { stdin: false }): Promise<RunResult> {
   const rec = await createContainer(engine, opts);
+  mark('created');
   let started;
   try {
     started = await startContainer(engine, rec, { attach: !opts.detach, stdin: io.stdin });
@@ -29,7 +31,9 @@ export async function runContainer(engine: Engine, opts: CreateOptions & { detac
     return { id: rec.Id };
   }
   const exitCode = await waitAttached(started);
+  mark('exited');
   await afterExit(engine, rec.Id);
+  mark('cleaned');
   return { id: rec.Id, exitCode };
 }
 

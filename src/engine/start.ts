@@ -5,6 +5,7 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { launch } from '../runtime/launch.ts';
+import { mark } from '../common/trace.ts';
 import type { HelperSession } from '../runtime/helper-process.ts';
 import { berthCli, type Engine } from './engine.ts';
 import type { ContainerRecord } from './record.ts';
@@ -35,6 +36,7 @@ export async function startContainer(engine: Engine, rec: ContainerRecord, io: S
   await engine.releaseRuntime(rec.Id); // the previous run's runtime state, if any
   rmSync(engine.layout.exit(rec.Id), { force: true });
   const { spec, overlay, dir } = await engine.startInputs(rec);
+  mark('specced');
   const cgroupsPath = spec.linux!.cgroupsPath!;
   const { rec: rt, session } = await launch(engine.runtime, rec.Id, {
     mode: 'detach',

@@ -14,8 +14,16 @@ export type LockMode = 'shared' | 'exclusive';
 
 export async function withFlock<T>(sys: Sys, file: string, mode: LockMode, fn: () => Promise<T> | T): Promise<T> {
   const fd = openSync(file, 'a+', 0o600);
+  const op = mode === 'shared' ? LOCK.SH : LOCK.EX;
   try {
-    await sys.flock(fd, mode === 'shared' ? LOCK.SH : LOCK.EX);
+    // Uncontended (the usual case): take it right here, without a round trip to a worker thread.
+    try {
+      await sys.flock(fd, op | LOCK.NB);
+    } catch (err) {
+      const errno = (err as { errno?: string }).errno;
+      if (errno !== 'EWOULDBLOCK' && errno !== 'EAGAIN') throw err;
+      await sys.flock(fd, op);
+    }
     return await fn();
   } finally {
     closeSync(fd); // closing the last fd releases the lock

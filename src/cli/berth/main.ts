@@ -6,6 +6,9 @@
 import { Command, CommanderError } from 'commander';
 import { reportError } from '../common/run-cli.ts';
 import { registerCommands } from './commands/index.ts';
+import { mark } from '../../common/trace.ts';
+
+mark('loaded');
 
 const VERSION = '0.1.0';
 
