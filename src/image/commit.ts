@@ -9,6 +9,7 @@ import { BerthError } from '../common/errors.ts';
 import { chainIDs, shortId } from '../store/digest.ts';
 import type { Descriptor, ImageRecord, LayerRecord } from '../store/images.ts';
 import type { Store } from '../store/store.ts';
+import type { PendingSnapshot } from '../store/snapshots.ts';
 import { LAYER_TYPES, type ImageConfigJson } from './media.ts';
 
 export interface NewImage {
@@ -31,15 +32,32 @@ export async function commitImage(store: Store, img: NewImage, names: string[], 
     throw new InvalidImageError(`image ${shortId(img.config.digest)} has ${img.layers.length} layers but ${diffIDs.length} diffIDs`);
   const chains = chainIDs(diffIDs);
   const layers: LayerRecord[] = [];
+  for (const l of img.layers) if (!LAYER_TYPES.has(l.mediaType)) throw new InvalidImageError(`unsupported layer media type ${l.mediaType}`);
+  // Missing snapshots are unpacked first and committed together (one syncfs for the image); a
+  // failure in any layer discards them all, so a refused image leaves no snapshot behind.
+  const pending: PendingSnapshot[] = [];
+  const sizes: number[] = [];
+  try {
+    for (const [i, l] of img.layers.entries()) {
+      const chainID = chains[i]!;
+      const existing = store.snapshots.meta(chainID);
+      if (existing) {
+        sizes.push(existing.size);
+        continue;
+      }
+      const p = await store.snapshots.unpack(chainID, i === 0 ? null : chains[i - 1]!, diffIDs[i]!, () => store.content.open(l.digest));
+      pending.push(p);
+      sizes.push(p.meta.size);
+    }
+  } catch (err) {
+    store.snapshots.discard(pending);
+    throw err;
+  }
+  await store.snapshots.commit(pending);
   let size = 0;
   for (const [i, l] of img.layers.entries()) {
-    if (!LAYER_TYPES.has(l.mediaType)) throw new InvalidImageError(`unsupported layer media type ${l.mediaType}`);
-    const chainID = chains[i]!;
-    const meta = await store.snapshots.create(chainID, i === 0 ? null : chains[i - 1]!, diffIDs[i]!, () =>
-      store.content.open(l.digest),
-    );
-    size += meta.size;
-    layers.push({ mediaType: l.mediaType, digest: l.digest, size: l.size, diffID: diffIDs[i]!, chainID });
+    size += sizes[i]!;
+    layers.push({ mediaType: l.mediaType, digest: l.digest, size: l.size, diffID: diffIDs[i]!, chainID: chains[i]! });
   }
   const record: ImageRecord = {
     id: img.config.digest,

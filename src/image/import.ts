@@ -3,13 +3,14 @@
  * one-layer image. The tarball is stored as the layer blob unchanged; the config records the
  * `--change` instructions and a history entry, like `docker import`.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { NotFoundError } from '../common/errors.ts';
 import type { Digest } from '../store/digest.ts';
 import type { Store } from '../store/store.ts';
 import { collectGarbageIfIdle } from '../store/gc.ts';
+import { readFile } from '../store/content.ts';
 import { decompressed } from '../unpack/compression.ts';
 import { applyChanges } from './changes.ts';
 import { commitImage } from './commit.ts';
@@ -46,7 +47,7 @@ export async function importTarball(
     }
   }
   const result = await store.withStoreLock('shared', async () => {
-    const blob = await store.content.ingest(source === '-' ? stdin : createReadStream(source));
+    const blob = await store.content.ingest(source === '-' ? stdin : readFile(source));
     const { stream, compression } = await decompressed(store.content.open(blob.digest));
     const diffID = compression === 'none' ? (stream.destroy(), blob.digest) : await hashOf(stream);
     const created = new Date().toISOString();

@@ -5,7 +5,7 @@
  * JSON documents are also kept in memory; afterwards the manifests are interpreted and each image
  * committed. No layer is ever held in memory, and stdin needs no temp copy of the archive.
  */
-import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
@@ -13,6 +13,7 @@ import { NotFoundError } from '../common/errors.ts';
 import { parseDigest, type Digest } from '../store/digest.ts';
 import type { Descriptor } from '../store/images.ts';
 import type { Store } from '../store/store.ts';
+import { readFile } from '../store/content.ts';
 import { collectGarbageIfIdle } from '../store/gc.ts';
 import { decompressed, sniffCompression } from '../unpack/compression.ts';
 import { commitImage, InvalidImageError } from './commit.ts';
@@ -201,7 +202,7 @@ async function loadLayoutDir(store: Store, dir: string): Promise<LoadedImage[]> 
     if (store.content.size(d.digest) === d.size) return;
     const path = join(dir, 'blobs', 'sha256', d.digest.slice(7));
     if (!existsSync(path)) throw new InvalidImageError(`layout lacks blob ${d.digest}`);
-    await store.content.ingest(createReadStream(path), { digest: d.digest, size: d.size }, `blob ${d.digest.slice(7, 19)}`);
+    await store.content.ingest(readFile(path), { digest: d.digest, size: d.size }, `blob ${d.digest.slice(7, 19)}`);
   });
 }
 
@@ -217,7 +218,7 @@ export async function loadImages(store: Store, source: string, stdin: Readable =
       }
       if (st.isDirectory()) return loadLayoutDir(store, source);
     }
-    const files = await ingestArchive(store, source === '-' ? stdin : createReadStream(source));
+    const files = await ingestArchive(store, source === '-' ? stdin : readFile(source));
     if (files.docs.has(lookup(files, 'manifest.json'))) return loadDocker(store, files);
     if (files.docs.has('index.json')) {
       const index = parseJson<IndexJson>(files.docs.get('index.json'), 'index.json');

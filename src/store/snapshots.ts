@@ -5,13 +5,13 @@
  * either exists complete or not at all; a killed unpack leaves only a `.tmp-*` directory for GC.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isErrno } from '../sys/errors.ts';
 import type { Sys } from '../sys/types.ts';
 import { unpackLayer } from '../unpack/unpack.ts';
-import { writeJsonAtomic, fsyncDir } from './atomic.ts';
+import { fsyncDir } from './atomic.ts';
 import { isDigest, type Digest } from './digest.ts';
 import type { StoreLayout } from './layout.ts';
 
@@ -24,6 +24,12 @@ export interface SnapshotMeta {
   /** Bytes of the layer's uncompressed tar. */
   tarSize: number;
   created: string;
+}
+
+/** An unpacked snapshot not yet visible (see `SnapshotStore.unpack`). */
+export interface PendingSnapshot {
+  tmp: string;
+  meta: SnapshotMeta;
 }
 
 export class SnapshotStore {
@@ -64,32 +70,68 @@ export class SnapshotStore {
   async create(chainID: Digest, parent: Digest | null, diffID: Digest, blob: () => Readable): Promise<SnapshotMeta> {
     const existing = this.meta(chainID);
     if (existing) return existing;
+    const [meta] = await this.commit([await this.unpack(chainID, parent, diffID, blob)]);
+    return meta!;
+  }
+
+  /**
+   * The first half of `create`: unpacks into a temp directory and returns it uncommitted, so that
+   * the snapshots of one image can be committed together with a single syncfs (`commit`).
+   * Until then the tree is invisible; the caller must commit or `discard` it.
+   */
+  async unpack(chainID: Digest, parent: Digest | null, diffID: Digest, blob: () => Readable): Promise<PendingSnapshot> {
     const tmp = join(this.layout.snapshotDir, `.tmp-${randomBytes(8).toString('hex')}`);
     mkdirSync(join(tmp, 'fs'), { recursive: true, mode: 0o755 });
     try {
       const res = await unpackLayer(this.sys, blob(), join(tmp, 'fs'), { whiteouts: 'overlay', diffID });
       const meta: SnapshotMeta = { chainID, parent, diffID, size: res.size, tarSize: res.tarSize, created: new Date().toISOString() };
-      writeJsonAtomic(join(tmp, 'meta.json'), meta);
-      const fd = this.sys.openat2(-100, tmp, { flags: 0, resolve: 0 });
-      try {
-        this.sys.syncfs(fd); // the unpacked files reach the disk before the snapshot is visible
-      } finally {
-        this.sys.close(fd);
-      }
-      try {
-        renameSync(tmp, this.layout.snapshot(chainID));
-      } catch (err) {
-        // A concurrent process committed the same chain first: theirs is as good as ours.
-        if (!isErrno(err, 'ENOTEMPTY', 'EEXIST') || !this.has(chainID)) throw err;
-        rmSync(tmp, { recursive: true, force: true });
-        return this.meta(chainID)!;
-      }
-      fsyncDir(this.layout.snapshotDir);
-      return meta;
+      writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 }); // made durable by commit's syncfs
+      return { tmp, meta };
     } catch (err) {
       rmSync(tmp, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /**
+   * Makes unpacked snapshots visible: one syncfs puts all their files on disk first (a syncfs per
+   * snapshot waited for the disk once per layer), then each is renamed into place. A snapshot that
+   * a concurrent process committed first is kept (theirs is as good as ours).
+   */
+  async commit(pending: PendingSnapshot[]): Promise<SnapshotMeta[]> {
+    if (pending.length === 0) return [];
+    try {
+      const fd = this.sys.openat2(-100, pending[0]!.tmp, { flags: 0, resolve: 0 });
+      try {
+        this.sys.syncfs(fd); // the unpacked files reach the disk before any snapshot is visible
+      } finally {
+        this.sys.close(fd);
+      }
+    } catch (err) {
+      this.discard(pending);
+      throw err;
+    }
+    const out: SnapshotMeta[] = [];
+    for (const [i, p] of pending.entries()) {
+      try {
+        renameSync(p.tmp, this.layout.snapshot(p.meta.chainID));
+        out.push(p.meta);
+      } catch (err) {
+        rmSync(p.tmp, { recursive: true, force: true });
+        if (!isErrno(err, 'ENOTEMPTY', 'EEXIST') || !this.has(p.meta.chainID)) {
+          this.discard(pending.slice(i + 1));
+          throw err;
+        }
+        out.push(this.meta(p.meta.chainID)!);
+      }
+    }
+    fsyncDir(this.layout.snapshotDir);
+    return out;
+  }
+
+  /** Deletes unpacked snapshots that will not be committed. */
+  discard(pending: PendingSnapshot[]): void {
+    for (const p of pending) rmSync(p.tmp, { recursive: true, force: true });
   }
 
   /** Removes a snapshot: first renamed out of sight (atomic), then deleted. */

@@ -7,6 +7,9 @@ import { createGunzip, createZstdDecompress } from 'node:zlib';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
+/** Bytes of decompressed output per chunk. */
+const DECOMPRESS_CHUNK = 1 << 20;
+
 export function sniffCompression(head: Buffer): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
@@ -46,7 +49,8 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
     }
   }
   // Destroying the returned stream returns the generator, which returns (destroys) the input.
-  return { head, stream: Readable.from(all(), { objectMode: false }) };
+  // Object mode: chunks pass through as they are (byte mode would concatenate buffered ones).
+  return { head, stream: Readable.from(all(), { objectMode: true, highWaterMark: 1 }) };
 }
 
 /** The uncompressed tar stream of a layer blob, whichever compression it uses. */
@@ -54,7 +58,10 @@ export async function decompressed(input: Readable): Promise<{ stream: Readable;
   const { head, stream } = await peek(input, 4);
   const compression = sniffCompression(head);
   if (compression === 'none') return { stream, compression };
-  const dec = compression === 'gzip' ? createGunzip() : createZstdDecompress();
+  // Large output chunks: each one is a round trip to the thread pool that inflates (16 KiB by
+  // default, i.e. thousands of them per layer, each waiting for a CPU on a busy host).
+  const opts = { chunkSize: DECOMPRESS_CHUNK };
+  const dec = compression === 'gzip' ? createGunzip(opts) : createZstdDecompress(opts);
   pipeline(stream, dec, () => {});
   return { stream: dec, compression };
 }

@@ -11,6 +11,8 @@ import { isErrno } from '../sys/errors.ts';
 import { UnsafeLayerError } from './errors.ts';
 
 const DIR_FLAGS = O.RDONLY | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC;
+/** Directory fds kept open (well under the default 1024-fd limit). */
+const CACHE_SIZE = 256;
 
 export class SafeTree {
   readonly sys: Sys;
@@ -30,7 +32,13 @@ export class SafeTree {
   dir(rel: string, entry: string): number {
     if (rel === '') return this.rootFd;
     const hit = this.cache.get(rel);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      // Most recently used last: layers list a directory's entries together, so the entries
+      // evicted are those of directories the walk has left.
+      this.cache.delete(rel);
+      this.cache.set(rel, hit);
+      return hit;
+    }
     let fd: number;
     try {
       fd = this.sys.openat2(this.rootFd, rel, { flags: DIR_FLAGS, resolve: RESOLVE_STRICT });
@@ -38,9 +46,20 @@ export class SafeTree {
       if (!isErrno(err, 'ENOENT')) throw this.explain(err, entry, rel);
       fd = this.createDirs(rel, entry);
     }
-    if (this.cache.size > 256) this.dropCache();
+    // Evict the least recently used only: an fd handed out by the previous call (a hardlink's
+    // own directory while its target's is looked up) stays open.
+    if (this.cache.size >= CACHE_SIZE) {
+      const [oldRel, oldFd] = this.cache.entries().next().value!;
+      this.sys.close(oldFd);
+      this.cache.delete(oldRel);
+    }
     this.cache.set(rel, fd);
     return fd;
+  }
+
+  /** The cached fd of `rel`, if it is open (never opens one). */
+  cached(rel: string): number | undefined {
+    return rel === '' ? this.rootFd : this.cache.get(rel);
   }
 
   private createDirs(rel: string, entry: string): number {
@@ -84,12 +103,7 @@ export class SafeTree {
 
   /** lstat of `name` in the directory `dirFd`, or undefined if absent. */
   lstat(dirFd: number, name: string): Stats | undefined {
-    try {
-      return lstatSync(fdPath(dirFd, name));
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return undefined;
-      throw err;
-    }
+    return lstatSync(fdPath(dirFd, name), { throwIfNoEntry: false }); // ENOENT without the cost of an exception
   }
 
   /** Removes `name` in `dirFd`, recursively for directories, never following a symlink. */

@@ -9,13 +9,14 @@
  */
 import { writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tarStream from 'tar-stream';
+import { BerthError } from '../common/errors.ts';
 import { AT, O, RESOLVE_STRICT, S, fdPath, type Sys, type Timespec } from '../sys/types.ts';
+import { isErrno } from '../sys/errors.ts';
 import { decompressed } from './compression.ts';
 import { CorruptLayerError, UnsafeLayerError } from './errors.ts';
 import { cleanEntryPath, OPAQUE_MARKER, splitPath, WHITEOUT_PREFIX } from './paths.ts';
-import { paxXattrs, PaxSniffer, type PaxRecords } from './pax.ts';
+import { paxXattrs, type PaxRecords } from './pax.ts';
+import { TarReader, type TarHandler, type TarHeader } from './tar-reader.ts';
 import { SafeTree } from './tree.ts';
 
 export type WhiteoutMode = 'overlay' | 'apply';
@@ -63,13 +64,16 @@ interface Meta {
   xattrs: Map<string, Buffer>;
 }
 
-class LayerWriter {
+/** Writes the entries a `TarReader` reports, synchronously, as they are parsed. */
+class LayerWriter implements TarHandler {
   readonly tree: SafeTree;
   readonly sys: Sys;
   readonly mode: WhiteoutMode;
   /** Paths written by this layer (apply mode: an opaque marker keeps them). */
   private written = new Set<string>();
   private dirTimes: { rel: string; atime: Timespec; mtime: Timespec }[] = [];
+  /** The regular file whose data is arriving, if any. */
+  private open: { fd: number; dfd: number; base: string; meta: Meta } | undefined;
   size = 0;
   entries = 0;
 
@@ -79,66 +83,66 @@ class LayerWriter {
     this.mode = mode;
   }
 
-  async entry(h: tarStream.Header, pax: PaxRecords | null, body: Readable): Promise<void> {
+  entry(h: TarHeader, pax: PaxRecords | null): void {
     this.entries++;
     const raw = h.name;
     const rel = cleanEntryPath(raw);
+    const mtime = paxTime(pax, 'mtime') ?? { sec: h.mtime, nsec: 0 };
     const meta: Meta = {
-      uid: paxNum(pax, 'uid') ?? h.uid ?? 0,
-      gid: paxNum(pax, 'gid') ?? h.gid ?? 0,
-      mode: (h.mode ?? 0o644) & 0o7777,
-      mtime: paxTime(pax, 'mtime') ?? { sec: Math.floor((h.mtime?.getTime() ?? 0) / 1000), nsec: 0 },
-      atime: { sec: 0, nsec: 0 },
+      uid: paxNum(pax, 'uid') ?? h.uid,
+      gid: paxNum(pax, 'gid') ?? h.gid,
+      mode: h.mode & 0o7777,
+      mtime,
+      atime: paxTime(pax, 'atime') ?? mtime,
       xattrs: paxXattrs(pax),
     };
-    meta.atime = paxTime(pax, 'atime') ?? meta.mtime;
     if (rel === '') {
       if (h.type !== 'directory') throw new UnsafeLayerError(raw, 'the layer root must be a directory');
       this.finishDir(this.tree.rootFd, '', '', meta);
-      return drain(body);
+      return;
     }
     const { dir, base } = splitPath(rel);
     const dfd = this.tree.dir(dir, raw);
-    if (base.startsWith(WHITEOUT_PREFIX)) {
-      await drain(body);
-      return this.whiteout(dfd, dir, base, raw);
-    }
+    if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(dfd, dir, base, raw);
     this.written.add(rel);
-    const existing = this.tree.lstat(dfd, base);
-    if (existing && !(existing.isDirectory() && h.type === 'directory')) this.tree.remove(dfd, base);
     switch (h.type) {
       case 'directory':
-        if (!existing?.isDirectory()) this.sys.mkdirat(dfd, base, 0o700);
+        this.replace(dfd, base, () => this.sys.mkdirat(dfd, base, 0o700), true);
         this.finishDir(dfd, base, rel, meta);
-        return drain(body);
+        return;
       case 'file':
-      case 'contiguous-file':
-        return this.file(dfd, base, meta, body);
+      case 'contiguous-file': {
+        const flags = O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC;
+        const fd = this.replace(dfd, base, () => this.sys.openat2(dfd, base, { flags, mode: 0o600, resolve: RESOLVE_STRICT }))!;
+        this.open = { fd, dfd, base, meta };
+        return;
+      }
       case 'symlink':
-        await drain(body);
-        this.sys.symlinkat(h.linkname ?? '', dfd, base);
+        this.replace(dfd, base, () => this.sys.symlinkat(h.linkname ?? '', dfd, base));
         this.sys.fchownat(dfd, base, meta.uid, meta.gid, AT.SYMLINK_NOFOLLOW);
         this.setXattrs(dfd, base, meta.xattrs);
         this.sys.utimensat(dfd, base, meta.atime, meta.mtime, AT.SYMLINK_NOFOLLOW);
         return;
       case 'link': {
-        await drain(body);
         const target = cleanEntryPath(h.linkname ?? '', raw);
         if (target === '') throw new UnsafeLayerError(raw, 'hardlink to the layer root');
         const t = splitPath(target);
-        const tfd = this.tree.dir(t.dir, raw);
-        const st = this.tree.lstat(tfd, t.base);
-        if (!st) throw new UnsafeLayerError(raw, `hardlink target '${h.linkname}' is not in this layer`);
-        if (st.isDirectory()) throw new UnsafeLayerError(raw, 'hardlink to a directory');
-        this.sys.linkat(tfd, t.base, dfd, base, 0);
+        // The target is looked up again after a replacement: removing what was at `base` may
+        // have removed it.
+        this.replace(dfd, base, () => {
+          const tfd = this.tree.dir(t.dir, raw);
+          const st = this.tree.lstat(tfd, t.base);
+          if (!st) throw new UnsafeLayerError(raw, `hardlink target '${h.linkname}' is not in this layer`);
+          if (st.isDirectory()) throw new UnsafeLayerError(raw, 'hardlink to a directory');
+          this.sys.linkat(tfd, t.base, dfd, base, 0);
+        });
         return;
       }
       case 'character-device':
       case 'block-device':
       case 'fifo': {
-        await drain(body);
         const kind = h.type === 'fifo' ? S.IFIFO : h.type === 'block-device' ? S.IFBLK : S.IFCHR;
-        this.sys.mknodat(dfd, base, kind | 0o600, h.devmajor ?? 0, h.devminor ?? 0);
+        this.replace(dfd, base, () => this.sys.mknodat(dfd, base, kind | 0o600, h.devmajor, h.devminor));
         this.sys.fchownat(dfd, base, meta.uid, meta.gid, AT.SYMLINK_NOFOLLOW);
         this.sys.fchmodat(dfd, base, meta.mode);
         this.setXattrs(dfd, base, meta.xattrs);
@@ -150,22 +154,50 @@ class LayerWriter {
     }
   }
 
-  private async file(dfd: number, base: string, meta: Meta, body: Readable): Promise<void> {
-    const flags = O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC;
-    const fd = this.sys.openat2(dfd, base, { flags, mode: 0o600, resolve: RESOLVE_STRICT });
+  data(chunk: Buffer): void {
+    const f = this.open;
+    if (!f) return; // the data of links, devices and whiteouts is not used
+    for (let off = 0; off < chunk.length; ) off += writeSync(f.fd, chunk, off, chunk.length - off);
+    this.size += chunk.length;
+  }
+
+  end(): void {
+    const f = this.open;
+    if (!f) return;
+    this.open = undefined;
     try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
-        this.size += chunk.length;
-      }
       // chown clears setuid/setgid and security.capability: mode and xattrs come after it.
-      this.sys.fchownat(dfd, base, meta.uid, meta.gid, AT.SYMLINK_NOFOLLOW);
-      this.sys.fchmodat(dfd, base, meta.mode);
-      this.setXattrs(dfd, base, meta.xattrs);
-      this.sys.futimens(fd, meta.atime, meta.mtime);
+      this.sys.fchownat(f.dfd, f.base, f.meta.uid, f.meta.gid, AT.SYMLINK_NOFOLLOW);
+      this.sys.fchmodat(f.dfd, f.base, f.meta.mode);
+      this.setXattrs(f.dfd, f.base, f.meta.xattrs);
+      this.sys.futimens(f.fd, f.meta.atime, f.meta.mtime);
     } finally {
-      this.sys.close(fd);
+      this.sys.close(f.fd);
     }
+  }
+
+  /** Closes the file being written after a failure (the caller discards the tree). */
+  abort(): void {
+    if (this.open) this.sys.close(this.open.fd);
+    this.open = undefined;
+  }
+
+  /**
+   * Creates `base` in `dfd` with `make`, which must fail with EEXIST when the name is taken (all
+   * *at() creations and O_EXCL do): then what is there is removed and `make` runs once more.
+   * With `keepDir`, an existing directory stays instead (a directory entry only updates its
+   * metadata). A snapshot starts empty, so the common case costs the creation alone, with no
+   * lookup before it.
+   */
+  private replace<T>(dfd: number, base: string, make: () => T, keepDir = false): T | undefined {
+    try {
+      return make();
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    }
+    if (keepDir && this.tree.lstat(dfd, base)?.isDirectory()) return undefined;
+    this.tree.remove(dfd, base);
+    return make();
   }
 
   private finishDir(dfd: number, base: string, rel: string, meta: Meta): void {
@@ -201,8 +233,9 @@ class LayerWriter {
 
   finish(): void {
     for (const d of this.dirTimes.reverse()) {
-      if (d.rel === '') {
-        this.sys.futimens(this.tree.rootFd, d.atime, d.mtime);
+      const open = this.tree.cached(d.rel);
+      if (open !== undefined) {
+        this.sys.futimens(open, d.atime, d.mtime);
         continue;
       }
       let fd: number;
@@ -223,37 +256,29 @@ class LayerWriter {
   }
 }
 
-async function drain(body: Readable): Promise<void> {
-  for await (const _ of body) {
-    /* discard */
-  }
-}
-
 /** Unpacks `blob` (tar, tar+gzip or tar+zstd) into the existing directory `target`. */
 export async function unpackLayer(sys: Sys, blob: Readable, target: string, opts: UnpackOptions): Promise<UnpackResult> {
-  const { stream } = await decompressed(blob);
-  const sniffer = new PaxSniffer();
-  const extract = tarStream.extract();
   const writer = new LayerWriter(sys, target, opts.whiteouts);
-  const feeding = pipeline(stream, sniffer, extract as unknown as NodeJS.WritableStream);
-  feeding.catch(() => {}); // reported through the loop below or awaited after it
+  let stream: Readable | undefined;
+  let reader: TarReader;
   try {
-    for await (const entry of extract) {
-      const pax = sniffer.queue.shift() ?? null;
-      await writer.entry(entry.header, pax, entry as unknown as Readable);
-    }
-    await feeding;
+    stream = (await decompressed(blob)).stream;
+    reader = new TarReader(writer);
+    // One turn of the event loop per chunk: every entry in it is written synchronously.
+    for await (const chunk of stream as AsyncIterable<Buffer>) reader.write(chunk);
+    reader.end();
     writer.finish();
   } catch (err) {
-    stream.destroy();
-    if (err instanceof Error && !(err instanceof UnsafeLayerError) && /tar|header|gunzip|incorrect|unexpected end|zstd/i.test(err.message))
+    (stream ?? blob).destroy();
+    writer.abort();
+    if (err instanceof Error && !(err instanceof BerthError) && /tar|header|gunzip|incorrect|unexpected end|zstd/i.test(err.message))
       throw new CorruptLayerError(`layer is not a valid tar archive: ${err.message.split('\n')[0]}`, err);
     throw err;
   } finally {
     writer.tree.close();
   }
-  const diffID = sniffer.digest();
+  const diffID = reader.digest();
   if (opts.diffID && opts.diffID !== diffID)
     throw new CorruptLayerError(`layer content does not match its diffID: expected ${opts.diffID}, got ${diffID}`);
-  return { diffID, size: writer.size, tarSize: sniffer.bytes, entries: writer.entries };
+  return { diffID, size: writer.size, tarSize: reader.bytes, entries: writer.entries };
 }
