@@ -25,19 +25,19 @@ before(async () => {
   root = env.m.ctx.layout.root;
 });
 after(async () => {
-  await env?.cleanup();
-  if (!root) return;
-  // the CLI pins in the root's own run dir (runDirFor), not the helper's
-  const m = await NetworkManager.open(root).catch(() => undefined);
-  await m?.sweep(() => false).catch(() => {});
-  const run = runDirFor(root);
-  try {
-    (await getSys()).umount2(run, MNT.DETACH);
-  } catch {
-    // never mounted
+  if (root) {
+    // the CLI pins in the root's own run dir (runDirFor), not the helper's
+    const m = await NetworkManager.open(root).catch(() => undefined);
+    await m?.sweep(() => false).catch(() => {});
+    const run = runDirFor(root);
+    try {
+      (await getSys()).umount2(run, MNT.DETACH);
+    } catch {
+      // never mounted
+    }
+    rmSync(run, { recursive: true, force: true });
   }
-  rmSync(run, { recursive: true, force: true });
-  rmSync(root, { recursive: true, force: true });
+  await env?.cleanup();
 });
 
 function berth(...args: string[]) {
