@@ -110,7 +110,7 @@ static int open_pty(const struct agent_run *r, int *master, int *slave)
 	if (*master < 0) return -1;
 	int unlock = 0;
 	if (ioctl(*master, TIOCSPTLCK, &unlock) < 0) return -1;
-	*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+	*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (*slave < 0) return -1;
 	agent_winsize(*master, r->rows, r->cols);
 	return 0;
