@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 APT_PACKAGES := build-essential musl-tools runc crun podman skopeo umoci buildah docker-registry \
   qemu-system-x86 linux-image-amd64 busybox-static containernetworking-plugins iptables \
-  iproute2 uidmap curl jq apache2-utils
+  iproute2 uidmap curl jq xz-utils chromium apache2-utils
 NODE := node_modules/node/bin/node
 CC_STATIC := $(shell command -v musl-gcc >/dev/null 2>&1 && echo musl-gcc || echo gcc)
 CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-result -D_GNU_SOURCE -fno-strict-aliasing
