@@ -19,7 +19,7 @@ import { atLine, BuildError } from './errors.ts';
 import { commitStep, finishImage, loadImage, scratchImage, usable, type StageImage } from './image.ts';
 import { applyMeta, commandOf, DEFAULT_PATH, envMap, shellOf, type MetaState } from './instructions.ts';
 import { copyStep, runStep, squashLayers, workdirStep, type Changed } from './steps.ts';
-import { expandWord, expandWords, rawPairs, type Lookup } from './words.ts';
+import { expandVariables, expandWord, expandWords, rawPairs, type Lookup } from './words.ts';
 import { openView } from './workspace.ts';
 import path from 'node:path';
 
@@ -134,6 +134,8 @@ class Builder {
       baseLayers: image.record?.layers.length ?? 0,
       baseId: image.id,
     };
+    // Docker's builder gives every stage a PATH when its base has none
+    if (!envMap(st.meta.config.Env).has('PATH')) st.meta.config.Env = [`PATH=${DEFAULT_PATH}`, ...(st.meta.config.Env ?? [])];
     const triggers = (st.meta.config.OnBuild as string[] | null | undefined) ?? [];
     if (triggers.length) {
       this.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
@@ -194,9 +196,9 @@ class Builder {
       const w = expandWord(step.args, lookup, this.escape);
       if (!w) throw new BuildError('WORKDIR requires exactly one argument');
       const dir = path.posix.resolve(st.meta.config.WorkingDir || '/', w);
-      await this.cached(st, { parent, instruction: step.text, args: {}, extra: dir }, async () => {
+      await this.cached(st, { parent, instruction: step.text, args: {}, extra: [dir, st.meta.config.User ?? ''] }, async () => {
         st.meta.config.WorkingDir = dir;
-        const changed = await workdirStep(this.store, st.image, dir);
+        const changed = await workdirStep(this.store, st.image, dir, st.meta.config.User);
         return { changed, createdBy: `/bin/sh -c #(nop) WORKDIR ${dir}` };
       }, (c) => (c.WorkingDir = dir));
       return;
@@ -236,7 +238,8 @@ class Builder {
       st.args.set(name, v);
     }
     const parent = st.image.id ?? 'scratch';
-    return this.cached(st, { parent, instruction: step.text, args: this.effectiveArgs(st) }, async () => ({
+    // as in Docker, the values do not matter here: the first RUN that sees them misses instead
+    return this.cached(st, { parent, instruction: step.text, args: {} }, async () => ({
       changed: undefined,
       createdBy: `/bin/sh -c #(nop)  ${step.text}`,
     }));
@@ -288,7 +291,7 @@ class Builder {
       if (files.length) items.push(...matchSources(src, files));
       for (const w of words) {
         const h = inline.get(w);
-        if (h) items.push({ name: h.name, base: h.name, isDir: false, entries: [], inline: Buffer.from(h.expand ? expandWord(h.content, lookup, '\u0000') : h.content) });
+        if (h) items.push({ name: h.name, base: h.name, isDir: false, entries: [], inline: Buffer.from(h.expand ? expandVariables(h.content, lookup) : h.content) });
       }
       // inline files keep their position among the sources
       const contentHash = hashSources(items);

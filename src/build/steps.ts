@@ -113,8 +113,36 @@ export async function copyStep(store: Store, image: StageImage, c: CopyStep): Pr
   return { layer: upperToTar(store.sys, ws.upper), dispose: ws.dispose };
 }
 
-/** WORKDIR: a layer with the directory when the image lacks it, else nothing. */
-export async function workdirStep(store: Store, image: StageImage, dir: string): Promise<Changed | undefined> {
+/** USER as numeric ids, from the stage's /etc/passwd and /etc/group (a user's group is its primary one). */
+export function resolveUserIds(user: string, passwd: string | undefined, group: string | undefined): { uid: number; gid: number } {
+  const [u, g] = user.split(':', 2) as [string, string | undefined];
+  let uid: number | undefined;
+  let primary: number | undefined;
+  for (const line of (passwd ?? '').split('\n')) {
+    const f = line.split(':');
+    if (f.length < 4) continue;
+    if (f[0] === u || (/^\d+$/.test(u) && f[2] === u)) {
+      uid = Number(f[2]);
+      primary = Number(f[3]);
+      break;
+    }
+  }
+  if (uid === undefined) {
+    if (!/^\d+$/.test(u)) throw new BuildError(`unable to find user ${u}: no matching entries in passwd file`);
+    uid = Number(u);
+  }
+  if (g === undefined || g === '') return { uid, gid: primary ?? 0 };
+  if (/^\d+$/.test(g)) return { uid, gid: Number(g) };
+  const gid = lookupId(group, g, 2);
+  if (gid === undefined) throw new BuildError(`unable to find group ${g}: no matching entries in group file`);
+  return { uid, gid };
+}
+
+/**
+ * WORKDIR: a layer with the directory when the image lacks it, else nothing. Directories it
+ * creates belong to the stage's USER, as in BuildKit and buildah.
+ */
+export async function workdirStep(store: Store, image: StageImage, dir: string, user?: string): Promise<Changed | undefined> {
   const ws = await openWorkspace(store, image);
   try {
     let exists = false;
@@ -127,7 +155,14 @@ export async function workdirStep(store: Store, image: StageImage, dir: string):
       await ws.dispose();
       return undefined;
     }
-    mkdirs(ws.root, dir);
+    const read = (f: string) => {
+      try {
+        return readFileSync(resolveInRoot(ws.root, f), 'utf8');
+      } catch {
+        return undefined;
+      }
+    };
+    mkdirs(ws.root, dir, user ? resolveUserIds(user, read('/etc/passwd'), read('/etc/group')) : { uid: 0, gid: 0 });
     ws.close();
   } catch (err) {
     await ws.dispose();
@@ -136,7 +171,7 @@ export async function workdirStep(store: Store, image: StageImage, dir: string):
   return { layer: upperToTar(store.sys, ws.upper), dispose: ws.dispose };
 }
 
-function mkdirs(root: string, dir: string): void {
+function mkdirs(root: string, dir: string, owner: { uid: number; gid: number }): void {
   let cur = '';
   for (const part of dir.split('/').filter(Boolean)) {
     cur += `/${part}`;
@@ -147,7 +182,7 @@ function mkdirs(root: string, dir: string): void {
       if (err instanceof BuildError) throw err;
       mkdirSync(host, { mode: 0o755 });
       chmodSync(host, 0o755);
-      lchownSync(host, 0, 0);
+      lchownSync(host, owner.uid, owner.gid);
     }
   }
 }

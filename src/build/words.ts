@@ -25,12 +25,14 @@ class Lexer {
   readonly esc: string;
   readonly env: Lookup;
   readonly split: boolean;
+  readonly quotes: boolean;
   i = 0;
-  constructor(s: string, env: Lookup, esc: string, split: boolean) {
+  constructor(s: string, env: Lookup, esc: string, split: boolean, quotes = true) {
     this.s = s;
     this.env = env;
     this.esc = esc;
     this.split = split;
+    this.quotes = quotes;
   }
 
   private push(o: Out, text: string, quoted: boolean): void {
@@ -61,14 +63,14 @@ class Lexer {
         if (this.i < s.length) this.push(o, s[this.i++]!, true);
         continue;
       }
-      if (c === "'") {
+      if (c === "'" && this.quotes) {
         const end = s.indexOf("'", this.i + 1);
         if (end < 0) throw new BuildError('unexpected end of statement while looking for matching single-quote');
         this.push(o, s.slice(this.i + 1, end), true);
         this.i = end + 1;
         continue;
       }
-      if (c === '"') {
+      if (c === '"' && this.quotes) {
         this.i++;
         let text = '';
         for (;;) {
@@ -169,6 +171,11 @@ class Lexer {
 /** One word: quotes removed, escapes and variables processed, whitespace kept (ENV values, WORKDIR). */
 export function expandWord(s: string, env: Lookup, esc = '\\'): string {
   return new Lexer(s, env, esc, false).run()[0] ?? '';
+}
+
+/** Only `$VAR`/`${VAR…}` expanded, quotes and backslashes literal (heredoc bodies). */
+export function expandVariables(s: string, env: Lookup): string {
+  return new Lexer(s, env, '\u0000', false, false).run()[0] ?? '';
 }
 
 /** Words separated by unquoted whitespace, each expanded (COPY sources, EXPOSE, VOLUME). */
