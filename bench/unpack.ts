@@ -437,6 +437,8 @@ async function bundleBerth(out: string, rev?: string): Promise<string> {
     outdir: out,
     outExtension: { '.js': '.mjs' },
     bundle: true,
+    splitting: true, // as scripts/build.mjs: lazily imported commands are chunks loaded on use
+    chunkNames: 'chunks/[name]-[hash]',
     format: 'esm',
     platform: 'node',
     target: 'node24',

@@ -59,8 +59,10 @@ export async function decompressed(input: Readable): Promise<{ stream: Readable;
   const compression = sniffCompression(head);
   if (compression === 'none') return { stream, compression };
   // Large output chunks: each one is a round trip to the thread pool that inflates (16 KiB by
-  // default, i.e. thousands of them per layer, each waiting for a CPU on a busy host).
-  const opts = { chunkSize: DECOMPRESS_CHUNK };
+  // default, i.e. thousands of them per layer, each waiting for a CPU on a busy host). A few are
+  // decompressed ahead while the consumer writes files, and handed out as they are (object mode:
+  // a byte-mode read would concatenate them into a new buffer).
+  const opts = { chunkSize: DECOMPRESS_CHUNK, readableObjectMode: true, readableHighWaterMark: 4 };
   const dec = compression === 'gzip' ? createGunzip(opts) : createZstdDecompress(opts);
   pipeline(stream, dec, () => {});
   return { stream: dec, compression };
