@@ -7,13 +7,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { engineRoot, type EngineRoot } from '../helpers/engine.ts';
 import { tempDir } from '../helpers/fixtures.ts';
 
+const made: string[] = [];
+
 function context(files: Record<string, string>): string {
   const dir = tempDir('build-ctx');
+  made.push(dir);
   for (const [name, content] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), content);
@@ -36,7 +39,10 @@ describe('berth build', { concurrency: false }, () => {
   before(() => {
     eng = engineRoot('build');
   });
-  after(() => eng.teardown());
+  after(() => {
+    eng.teardown();
+    for (const d of made) rmSync(d, { recursive: true, force: true });
+  });
 
   test('multi-stage: the final image runs, the intermediate stage contents are absent', () => {
     const ctx = context({
@@ -168,7 +174,8 @@ describe('berth build', { concurrency: false }, () => {
 
   test('contexts: a tarball, and a Dockerfile on stdin', () => {
     const ctx = context({ 'f.txt': 'from-tar\n', Dockerfile: 'FROM busybox\nCOPY f.txt /f\nCMD ["cat", "/f"]\n' });
-    const tar = path.join(tempDir('build-tar'), 'ctx.tar.gz');
+    const tar = path.join(ctx, '..', `${path.basename(ctx)}.tar.gz`);
+    made.push(tar);
     spawnSync('tar', ['-C', ctx, '-czf', tar, '.']);
     assert.equal(eng.berth(['build', '-q', '-t', 'fromtar', tar]).status, 0);
     assert.equal(eng.berth(['run', '--rm', 'fromtar']).stdout, 'from-tar\n');
