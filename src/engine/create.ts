@@ -1,7 +1,9 @@
 /** `create`: a container record and its root filesystem, ready to start; nothing runs yet. */
 import { InvalidArgumentError } from '../common/errors.ts';
+import { engineConfig } from './config.ts';
 import type { Engine, ImageConfig } from './engine.ts';
 import { generateName, newContainerId } from './names.ts';
+import { isolationOf, vmHostConfig } from './vm-config.ts';
 import type { CreateOptions } from './options.ts';
 import type { ContainerRecord, MountRecord } from './record.ts';
 
@@ -59,9 +61,16 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   const name = opts.name ?? generateName();
   if (opts.isolation && opts.isolation !== 'process' && opts.isolation !== 'vm')
     throw new InvalidArgumentError(`--isolation must be process or vm, not "${opts.isolation}"`);
-  const network = opts.network ?? 'none';
-  if (!['none', 'host'].includes(network))
-    throw new InvalidArgumentError(`network "${network}" is not available`, 'use --network none or --network host');
+  let network = opts.network ?? engineConfig(engine.root).network ?? 'bridge';
+  const isolation = isolationOf(opts, engineConfig(engine.root));
+  const vmHc = isolation === 'vm' ? vmHostConfig(opts, engineConfig(engine.root)) : undefined;
+  if (vmHc) network = 'none';
+  if (network.startsWith('container:')) network = `container:${engine.records.resolve(network.slice(10)).Id}`;
+  const publish = opts.publish ?? [];
+  const { parsePublishList } = publish.length ? await import('../network/ports.ts') : { parsePublishList: () => [] };
+  const portSpecs = parsePublishList(publish); // validates -p now, not at start
+  if ((network === 'host' || network === 'none') && (publish.length || opts.publishAll))
+    process.stderr.write(`WARNING: published ports are discarded when using ${network} network mode\n`);
   const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint.length ? opts.entrypoint : null) : (ic.Entrypoint ?? null);
   // Docker: an --entrypoint given on the command line resets the image's Cmd
   const cmd = opts.cmd?.length ? opts.cmd : opts.entrypoint !== undefined ? null : (ic.Cmd ?? null);
@@ -118,9 +127,19 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
       PidsLimit: opts.pidsLimit ?? null,
       Ulimits: (opts.ulimits ?? []).map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
       Init: !!opts.init,
-      Isolation: opts.isolation ?? 'process',
+      Isolation: isolation,
+      ...vmHc,
       OomKillDisable: !!opts.oomKillDisable,
+      PortBindings: Object.fromEntries(
+        portSpecs.map((p) => [`${p.containerPort}/${p.protocol}`, [{ HostIp: p.hostIP, HostPort: p.hostPort ? String(p.hostPort) : '' }]]),
+      ),
+      PublishAllPorts: !!opts.publishAll,
+      Dns: opts.dns ?? [],
+      DnsSearch: opts.dnsSearch ?? [],
+      DnsOptions: opts.dnsOptions ?? [],
+      ExtraHosts: opts.extraHosts ?? [],
     },
+    NetworkRequest: { aliases: opts.networkAliases ?? [], ...(opts.ip ? { ip: opts.ip } : {}), publish },
     Mounts: [],
     Driver: 'overlay',
     RestartCount: 0,

@@ -48,6 +48,7 @@ export class Engine {
   readonly records: ContainerRecords;
   readonly runtime: RuntimeContext;
   private storeP: Promise<Store> | undefined;
+  private netP: Promise<import('../network/manager.ts').NetworkManager> | undefined;
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -60,6 +61,46 @@ export class Engine {
   store(): Promise<Store> {
     this.storeP ??= import('../store/store.ts').then((m) => m.Store.open(this.root));
     return this.storeP;
+  }
+
+  /** The network library (CNI), opened on first use. */
+  network() {
+    this.netP ??= import('../network/manager.ts').then((m) => m.NetworkManager.open(this.root));
+    return this.netP;
+  }
+
+  /** Whether a container's network mode goes through CNI (and so needs attach/detach). */
+  static usesCni(rec: ContainerRecord): boolean {
+    return rec.HostConfig.NetworkMode !== 'host' && rec.HostConfig.NetworkMode !== 'none';
+  }
+
+  /** Connects a container to its networks for this start; the files and namespace to give it. */
+  async attachNetwork(rec: ContainerRecord) {
+    const net = await this.network();
+    const { parsePublishList, publishAll } = await import('../network/ports.ts');
+    const req = rec.NetworkRequest ?? { aliases: [], publish: [] };
+    const explicit = parsePublishList(req.publish);
+    const ports = rec.HostConfig.PublishAllPorts ? [...explicit, ...publishAll(rec.Config.ExposedPorts ?? undefined, explicit)] : explicit;
+    const attachment = await net.attach(rec.Id, {
+      name: rec.Name.replace(/^\//, ''),
+      hostname: rec.Config.Hostname,
+      network: rec.HostConfig.NetworkMode,
+      aliases: req.aliases,
+      ...(req.ip ? { ip: req.ip } : {}),
+      ports,
+      dns: rec.HostConfig.Dns ?? [],
+      dnsSearch: rec.HostConfig.DnsSearch ?? [],
+      dnsOptions: rec.HostConfig.DnsOptions ?? [],
+      extraHosts: rec.HostConfig.ExtraHosts ?? [],
+    });
+    for (const w of attachment.warnings) process.stderr.write(`WARNING: ${w}\n`);
+    return attachment;
+  }
+
+  /** Releases a container's addresses, veths and port mappings; idempotent, works after a crash. */
+  async detachNetwork(rec: ContainerRecord): Promise<void> {
+    if (!Engine.usesCni(rec)) return;
+    await (await this.network()).detach(rec.Id);
   }
 
   /** Pulls with the default registries configuration and credentials, progress on stderr. */
@@ -117,7 +158,13 @@ export class Engine {
     const caps = effectiveCapabilities({ privileged: rec.HostConfig.Privileged, capAdd: rec.HostConfig.CapAdd, capDrop: rec.HostConfig.CapDrop });
     const { defaultSeccompProfile } = await import('../seccomp/default-profile.ts');
     const seccomp = this.seccompFor(rec, caps, (c) => defaultSeccompProfile(c));
-    const files = writeContainerFiles(dir, rec.Config.Hostname);
+    let files = writeContainerFiles(dir, rec.Config.Hostname);
+    let netnsPath: string | undefined;
+    if (Engine.usesCni(rec)) {
+      const a = await this.attachNetwork(rec);
+      files = { hosts: a.hostsFile, hostname: a.hostnameFile, resolvConf: a.resolvConf };
+      netnsPath = a.netnsPath ?? undefined;
+    }
     let initPath: string | undefined;
     if (rec.HostConfig.Init) {
       initPath = path.join(dir, 'init');
@@ -129,7 +176,7 @@ export class Engine {
       const { createVolume } = await import('./volumes.ts');
       for (const m of rec.Mounts) if (m.Type === 'volume' && m.Name) createVolume(this, m.Name);
     }
-    const spec = buildContainerSpec({ rec, rootfs, user, capabilities: caps, seccomp, files, initPath });
+    const spec = buildContainerSpec({ rec, rootfs, user, capabilities: caps, seccomp, files, initPath, ...(netnsPath ? { netnsPath } : {}) });
     const overlay = prepared.driver === 'overlay' ? { lowerdirs: prepared.lowerdirs, upper: prepared.upper, work: prepared.work } : undefined;
     return { spec, overlay, dir };
   }
@@ -147,6 +194,7 @@ export class Engine {
   /** Removes every trace of a container: runtime, rootfs lease and upper dir, logs, name. */
   async destroy(rec: ContainerRecord, opts: { volumes?: boolean } = {}): Promise<void> {
     await this.releaseRuntime(rec.Id);
+    await this.detachNetwork(rec);
     const rm = await this.rootfsManager();
     await rm.remove(rec.Id);
     if (opts.volumes) for (const m of rec.Mounts) if (m.Type === 'volume' && m.Name && /^[a-f0-9]{64}$/.test(m.Name)) rmSync(this.layout.volume(m.Name), { recursive: true, force: true });

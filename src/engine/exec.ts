@@ -22,6 +22,11 @@ export interface ExecOptions {
 }
 
 export async function execInContainer(engine: Engine, rec: ContainerRecord, opts: ExecOptions): Promise<number> {
+  if (rec.HostConfig.Isolation === 'vm') {
+    const { liveVm } = await import('./vm-state.ts');
+    if (!liveVm(engine, rec.Id)) throw new BadStateError(`container ${rec.Id.slice(0, 12)} is not running`);
+    return (await import('./vm-start.ts')).execInVm(engine, rec, opts);
+  }
   let rt;
   try {
     rt = runtimeInspect(engine.runtime, rec.Id);

@@ -43,7 +43,10 @@ export async function afterExit(engine: Engine, id: string): Promise<void> {
   if (!rec) return;
   if (containerState(engine, rec).Running) return;
   if (rec.HostConfig.AutoRemove) await engine.destroy(rec);
-  else await engine.releaseRuntime(id);
+  else {
+    await engine.releaseRuntime(id);
+    await engine.detachNetwork(rec); // as Docker: a stopped container holds no address or port
+  }
 }
 
 async function waitNotRunning(engine: Engine, rec: ContainerRecord, ms: number): Promise<ContainerState> {
@@ -61,6 +64,7 @@ export async function killContainer(engine: Engine, rec: ContainerRecord, signal
   const st = containerState(engine, rec);
   if (!st.Running) throw new BadStateError(`Cannot kill container: ${rec.Id.slice(0, 12)}: container is not running`);
   const sig = parseSignal(signal);
+  if (rec.HostConfig.Isolation === 'vm') return (await import('./vm-start.ts')).signalVm(engine, rec, sig);
   if (st.Paused && (sig === 'SIGKILL' || sig === 9)) engine.runtime.cgroups({ cgroupsPath: `berth/${rec.Id}` }).thaw();
   process.kill(st.Pid, sig);
 }
@@ -70,6 +74,12 @@ export async function stopContainer(engine: Engine, rec: ContainerRecord, timeou
   let st = containerState(engine, rec);
   if (!st.Running) return;
   const timeout = timeoutSec ?? rec.Config.StopTimeout ?? 10;
+  if (rec.HostConfig.Isolation === 'vm') {
+    await (await import('./vm-start.ts')).stopVm(engine, rec, timeout);
+    await waitExitRecorded(engine, rec);
+    await afterExit(engine, rec.Id);
+    return;
+  }
   const cg = engine.runtime.cgroups({ cgroupsPath: `berth/${rec.Id}` });
   if (st.Paused) cg.thaw();
   try {
@@ -107,6 +117,12 @@ export async function removeContainer(engine: Engine, rec: ContainerRecord, opts
       throw new BadStateError(
         `You cannot remove a running container ${rec.Id}. Stop the container before attempting removal or force remove`,
       );
+  }
+  if (rec.HostConfig.Isolation === 'vm') {
+    const vm = await import('./vm-start.ts');
+    await vm.forceStopVm(engine, rec); // QEMU killed through its monitor, which cleans up
+    vm.vmLeftovers(engine, rec);
+  } else if (st.Running) {
     const cg = engine.runtime.cgroups({ cgroupsPath: `berth/${rec.Id}` });
     if (st.Paused) cg.thaw();
     try {

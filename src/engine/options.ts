@@ -46,11 +46,27 @@ export interface CreateOptions {
   capDrop?: string[];
   privileged?: boolean;
   securityOpt?: string[];
+  /** bridge (default), none, host, container:<name|id>, or a user-defined network's name */
   network?: string;
+  networkAliases?: string[];
+  ip?: string;
+  /** -p specs as typed: [ip:][hostPort:]containerPort[/proto], ranges */
+  publish?: string[];
+  /** -P: publish every port the image exposes on a random host port */
+  publishAll?: boolean;
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  /** --add-host name:ip */
+  extraHosts?: string[];
   init?: boolean;
   stopSignal?: string;
   stopTimeout?: number;
   autoRemove?: boolean;
   isolation?: 'process' | 'vm';
+  /** --isolation vm: kvm, tcg or auto (the default) */
+  accel?: string;
+  /** --isolation vm: the guest kernel (a bzImage or vmlinux); default the newest /boot/vmlinuz-* */
+  kernel?: string;
   oomKillDisable?: boolean;
 }

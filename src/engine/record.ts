@@ -68,6 +68,23 @@ export interface HostConfig {
   Init: boolean;
   Isolation: string;
   OomKillDisable: boolean;
+  /** `--isolation vm` only: the requested accelerator (kvm, tcg, auto) and guest kernel. */
+  VmAccel?: string;
+  VmKernel?: string;
+  /** Docker's form: {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18080"}]} (as asked, before binding) */
+  PortBindings?: Record<string, { HostIp: string; HostPort: string }[]>;
+  PublishAllPorts?: boolean;
+  Dns?: string[];
+  DnsSearch?: string[];
+  DnsOptions?: string[];
+  ExtraHosts?: string[];
+}
+
+/** What the container asked of the network, kept to attach it again at every start. */
+export interface NetworkRequest {
+  aliases: string[];
+  ip?: string;
+  publish: string[];
 }
 
 export interface ContainerRecord {
@@ -82,6 +99,7 @@ export interface ContainerRecord {
   HostConfig: HostConfig;
   Mounts: MountRecord[];
   Driver: string;
+  NetworkRequest?: NetworkRequest;
   /** Set by start, kept across restarts (Docker's State.StartedAt). */
   StartedAt?: string;
   RestartCount: number;

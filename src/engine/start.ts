@@ -20,7 +20,8 @@ export interface StartIO {
 
 export interface Started {
   pid: number;
-  session: HelperSession;
+  /** The helper's session; for a VM container, its monitor process (src/engine/vm-start.ts). */
+  session: Pick<HelperSession, 'child' | 'exit' | 'detach'>;
 }
 
 function oomFile(engine: Engine, rec: ContainerRecord, cgroupsPath: string): string | undefined {
@@ -33,12 +34,13 @@ function oomFile(engine: Engine, rec: ContainerRecord, cgroupsPath: string): str
 
 export async function startContainer(engine: Engine, rec: ContainerRecord, io: StartIO): Promise<Started | undefined> {
   if (containerState(engine, rec).Running) return undefined;
+  if (rec.HostConfig.Isolation === 'vm') return (await import('./vm-start.ts')).startVmContainer(engine, rec, io);
   await engine.releaseRuntime(rec.Id); // the previous run's runtime state, if any
   rmSync(engine.layout.exit(rec.Id), { force: true });
   const { spec, overlay, dir } = await engine.startInputs(rec);
   mark('specced');
   const cgroupsPath = spec.linux!.cgroupsPath!;
-  const { rec: rt, session } = await launch(engine.runtime, rec.Id, {
+  const launched = launch(engine.runtime, rec.Id, {
     mode: 'detach',
     bundle: dir,
     spec,
@@ -56,6 +58,11 @@ export async function startContainer(engine: Engine, rec: ContainerRecord, io: S
         env: [`PATH=${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`],
       },
     },
+  });
+  // a start that fails gives back what it took: the address, the veth, the published ports
+  const { rec: rt, session } = await launched.catch(async (err: unknown) => {
+    await engine.detachNetwork(rec).catch(() => {});
+    throw err;
   });
   rec.StartedAt = new Date().toISOString();
   engine.records.save(rec, { durable: false });

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { inspect as runtimeInspect } from '../runtime/status.ts';
 import type { Engine } from './engine.ts';
 import type { ContainerRecord } from './record.ts';
+import { liveVm } from './vm-state.ts';
 
 export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -63,6 +64,9 @@ export function containerState(engine: Engine, rec: ContainerRecord): ContainerS
   if (rt && (rt.status === 'running' || rt.status === 'paused' || rt.status === 'creating' || rt.status === 'created')) {
     return { ...base, Status: rt.status === 'paused' ? 'paused' : 'running', Running: true, Paused: rt.status === 'paused', Pid: rt.rec.pid };
   }
+  // a VM container runs while its monitor does; its Pid is QEMU's
+  const vm = rec.HostConfig.Isolation === 'vm' ? liveVm(engine, rec.Id) : undefined;
+  if (vm) return { ...base, Status: 'running', Running: true, Pid: vm.qemuPid };
   const exit = readExitFile(engine, rec.Id);
   if (exit) {
     return { ...base, Status: 'exited', ExitCode: exit.exitCode, OOMKilled: exit.oomKill > 0, FinishedAt: exit.finishedAt };

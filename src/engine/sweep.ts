@@ -13,6 +13,8 @@ export interface SweepResult {
   cgroups: string[];
   leases: string[];
   names: string[];
+  /** /tmp/berth-vm-* of VM containers that are gone or whose monitor died (src/engine/vm-start.ts) */
+  vms: string[];
 }
 
 function list(dir: string): string[] {
@@ -25,7 +27,11 @@ function list(dir: string): string[] {
 
 export async function sweepStrays(engine: Engine): Promise<SweepResult> {
   const ids = new Set(engine.records.ids());
-  const res: SweepResult = { runtimeStates: [], cgroups: [], leases: [], names: [] };
+  const res: SweepResult = { runtimeStates: [], cgroups: [], leases: [], names: [], vms: [] };
+  // VM containers whose monitor died hard: the root mount, QEMU, the backend's temp dir
+  const vm = await import('./vm-start.ts');
+  for (const rec of engine.records.list()) if (rec.HostConfig.Isolation === 'vm') vm.vmLeftovers(engine, rec);
+  res.vms = vm.sweepVmRunDirs(engine);
   for (const id of engine.runtime.root.ids()) {
     if (ids.has(id)) continue;
     await engine.releaseRuntime(id);

@@ -1,7 +1,8 @@
 /** `inspect` and `ps`: what a container is, in Docker's field names. */
-import type { Engine } from './engine.ts';
+import { Engine } from './engine.ts';
 import type { ContainerRecord } from './record.ts';
 import { containerState, type ContainerState } from './state.ts';
+import { vmInspect, type VmInspect } from './vm-inspect.ts';
 
 export interface ContainerInspect {
   Id: string;
@@ -22,6 +23,39 @@ export interface ContainerInspect {
   Mounts: ContainerRecord['Mounts'];
   Config: ContainerRecord['Config'];
   GraphDriver: { Name: string; Data: Record<string, string> };
+  NetworkSettings: NetworkSettings;
+  /** `--isolation vm` only: the guest kernel and accelerator of the last boot. */
+  Vm?: VmInspect;
+}
+
+export interface NetworkSettings {
+  SandboxKey: string;
+  IPAddress: string;
+  Gateway: string;
+  MacAddress: string;
+  Ports: Record<string, { HostIp: string; HostPort: string }[] | null>;
+  Networks: Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; MacAddress: string; Aliases: string[] }>;
+}
+
+/** Docker's NetworkSettings from the network library's record of the container (empty when stopped). */
+export async function networkSettings(engine: Engine, rec: ContainerRecord): Promise<NetworkSettings> {
+  const ns: NetworkSettings = { SandboxKey: '', IPAddress: '', Gateway: '', MacAddress: '', Ports: {}, Networks: {} };
+  if (!Engine.usesCni(rec)) return ns;
+  const a = (await engine.network()).get(rec.Id);
+  if (!a) return ns;
+  ns.SandboxKey = a.netnsPath ?? '';
+  for (const i of a.interfaces) {
+    const [ip = '', len = '0'] = (i.addresses[0] ?? '').split('/');
+    ns.Networks[i.network] = { IPAddress: ip, IPPrefixLen: Number(len), Gateway: i.gateway ?? '', MacAddress: i.mac, Aliases: rec.NetworkRequest?.aliases ?? [] };
+  }
+  const first = a.interfaces[0];
+  if (first) {
+    ns.IPAddress = ns.Networks[first.network]!.IPAddress;
+    ns.Gateway = first.gateway ?? '';
+    ns.MacAddress = first.mac;
+  }
+  for (const p of a.ports) (ns.Ports[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIP || '0.0.0.0', HostPort: String(p.hostPort) });
+  return ns;
 }
 
 export function inspectContainer(engine: Engine, rec: ContainerRecord): ContainerInspect {
@@ -45,6 +79,8 @@ export function inspectContainer(engine: Engine, rec: ContainerRecord): Containe
     Mounts: rec.Mounts,
     Config: rec.Config,
     GraphDriver: { Name: rec.Driver, Data: {} },
+    NetworkSettings: { SandboxKey: '', IPAddress: '', Gateway: '', MacAddress: '', Ports: {}, Networks: {} },
+    ...(rec.HostConfig.Isolation === 'vm' ? { Vm: vmInspect(engine, rec) } : {}),
   };
 }
 

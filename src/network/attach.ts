@@ -19,7 +19,7 @@ import { parseAddHost } from './files.ts';
 import { bareIp, contains, parseSubnet } from './ipnet.ts';
 import { createNetns, removeNetns } from './netns.ts';
 import { allocatePorts } from './port-alloc.ts';
-import { deleteRecord, listRecords, readRecord, selfOwner, validContainerId, withStateLock, writeRecord, type NetContext } from './state.ts';
+import { deleteRecord, listRecords, readRecord, selfOwner, ownerAlive, validContainerId, withStateLock, writeRecord, type NetContext } from './state.ts';
 import type { AttachRequest, Attachment, AttachmentRecord, Endpoint, NetworkMode, NetworkRecord } from './types.ts';
 
 export function parseMode(network: string | undefined): { mode: NetworkMode; target?: string } {
@@ -201,19 +201,28 @@ export async function teardown(ctx: NetContext, rec: AttachmentRecord, fromDefin
  * listing it before its interfaces go, so nobody resolves a name to a dead address.
  */
 export async function detach(ctx: NetContext, containerId: string): Promise<void> {
-  const rec = await withStateLock(ctx, () => {
-    const r = readRecord(ctx, containerId);
-    if (!r) return undefined;
-    r.state = 'detaching';
-    r.owner = selfOwner();
-    writeRecord(ctx, r);
-    const all = listRecords(ctx);
-    const nets = netMap(ctx);
-    refreshHosts(ctx, peersOf(r, all, nets), all, nets);
-    return r;
-  });
-  if (!rec) return;
-  await teardown(ctx, rec);
+  // Two detaches of one container can race (`rm -f` and the container's own cleanup when it dies):
+  // concurrent CNI DELs of the same chain leave rules behind, so the second waits for the first.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const step = await withStateLock(ctx, () => {
+      const r = readRecord(ctx, containerId);
+      if (!r) return { done: true as const };
+      const me = selfOwner();
+      if (r.state === 'detaching' && r.owner && (r.owner.pid !== me.pid || r.owner.start !== me.start) && ownerAlive(r.owner) && Date.now() < deadline)
+        return { wait: true as const };
+      r.state = 'detaching';
+      r.owner = me;
+      writeRecord(ctx, r);
+      const all = listRecords(ctx);
+      const nets = netMap(ctx);
+      refreshHosts(ctx, peersOf(r, all, nets), all, nets);
+      return { rec: r };
+    });
+    if ('done' in step) return;
+    if ('rec' in step) return teardown(ctx, step.rec!);
+    await new Promise((res) => setTimeout(res, 50));
+  }
 }
 
 export function assertBridge(rec: AttachmentRecord | undefined, ref: string): AttachmentRecord {

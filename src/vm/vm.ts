@@ -122,6 +122,8 @@ export class VmHandle {
   readonly accel: Accel;
   readonly kernelRelease: string;
   readonly qemuPid: number;
+  /** The VM's host-side temp directory (agent socket, console log): removed when it ends. */
+  readonly runDir: string;
   /** Milliseconds from spawning QEMU to the agent's hello (kernel boot + root mount). */
   readonly bootMs: number;
   readonly #channel: AgentChannel;
@@ -129,13 +131,14 @@ export class VmHandle {
   readonly #done: Promise<VmExit>;
 
   /** @internal */
-  constructor(a: { channel: AgentChannel; qemu: QemuProcess; main: VmProcess; accel: Accel; release: string; bootMs: number; cleanup: () => void }) {
+  constructor(a: { channel: AgentChannel; qemu: QemuProcess; main: VmProcess; accel: Accel; release: string; bootMs: number; runDir: string; cleanup: () => void }) {
     this.#channel = a.channel;
     this.#qemu = a.qemu;
     this.main = a.main;
     this.accel = a.accel;
     this.kernelRelease = a.release;
     this.qemuPid = a.qemu.pid;
+    this.runDir = a.runDir;
     this.bootMs = a.bootMs;
     this.#done = (async () => {
       let exitCode = 255;
@@ -249,7 +252,7 @@ export async function startVm(o: VmOptions): Promise<VmHandle> {
       clearTimeout(timer);
     }
     const bootMs = performance.now() - t0;
-    return new VmHandle({ channel, qemu: q, main, accel: p.accel, release, bootMs, cleanup });
+    return new VmHandle({ channel, qemu: q, main, accel: p.accel, release, bootMs, runDir, cleanup });
   } catch (err) {
     if (qemu) {
       qemu.kill('SIGKILL');

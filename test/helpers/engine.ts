@@ -4,7 +4,7 @@
  * then checks and cleans what could outlive it (cgroups, processes, mounts).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BERTH, busyboxRootfs, runTool, tempDir, type RunResult } from './fixtures.ts';
 
@@ -16,8 +16,10 @@ export interface EngineRoot {
   teardown(): void;
 }
 
-export function engineRoot(name: string): EngineRoot {
+export function engineRoot(name: string, opts: { network?: string } = {}): EngineRoot {
   const root = tempDir(`engine-${name}`);
+  // containers of these tests need no network unless the test says so (bridge is Docker's default)
+  writeFileSync(path.join(root, 'config.json'), JSON.stringify({ network: opts.network ?? 'none' }));
   const berth = (args: string[], opts: { input?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {}) =>
     runTool(BERTH, ['--root', root, ...args], { timeout: 120_000, ...opts });
   const tar = spawnSync('tar', ['-C', busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });

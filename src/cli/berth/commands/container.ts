@@ -51,13 +51,23 @@ function containerFlags(c: Command): Command {
     .option('--cap-drop <cap>', 'drop a Linux capability', collect, [])
     .option('--privileged', 'give extended privileges to this container')
     .option('--security-opt <opt>', 'security options (seccomp=unconfined|FILE, no-new-privileges)', collect, [])
-    .option('--network <mode>', 'network mode: none, host', 'none')
+    .option('--network <mode>', 'bridge (default), none, host, container:<name|id>, or a network name')
+    .option('--network-alias <alias>', 'add a network-scoped alias for the container', collect, [])
+    .option('--ip <address>', 'IPv4 address on the (first) network')
+    .option('-p, --publish <spec>', "publish a container's port to the host ([ip:][hostPort:]containerPort[/proto])", collect, [])
+    .option('-P, --publish-all', 'publish all exposed ports to random host ports')
+    .option('--dns <ip>', 'set custom DNS servers', collect, [])
+    .option('--dns-search <domain>', 'set custom DNS search domains', collect, [])
+    .option('--dns-option <opt>', 'set DNS options', collect, [])
+    .option('--add-host <host:ip>', 'add a custom host-to-IP mapping', collect, [])
     .option('--init', 'run an init inside the container that forwards signals and reaps processes')
     .option('-l, --label <k=v>', 'set metadata on a container', collect, [])
     .option('--stop-signal <signal>', 'signal to stop the container')
     .option('--stop-timeout <seconds>', 'timeout (in seconds) to stop a container', parseInteger('--stop-timeout'))
     .option('--oom-kill-disable', 'disable the OOM killer')
     .addOption(new Option('--isolation <kind>', 'process (namespaces) or vm (a micro-VM)').choices(['process', 'vm']))
+    .addOption(new Option('--accel <kind>', 'with --isolation vm: kvm, tcg or auto (default)').choices(['kvm', 'tcg', 'auto']))
+    .option('--kernel <path>', 'with --isolation vm: the guest kernel (default the newest /boot/vmlinuz-*)')
     .addOption(new Option('--pull <policy>', 'pull the image before running: missing (default), always, never').choices(['missing', 'always', 'never']))
     .argument('<image>')
     .argument('[command...]')
@@ -68,6 +78,7 @@ function containerFlags(c: Command): Command {
 type Flags = Record<string, unknown> & {
   env: string[]; envFile: string[]; ulimit: string[]; volume: string[]; mount: string[]; tmpfs: string[];
   capAdd: string[]; capDrop: string[]; securityOpt: string[]; label: string[];
+  networkAlias: string[]; publish: string[]; dns: string[]; dnsSearch: string[]; dnsOption: string[]; addHost: string[];
 };
 
 function createOptions(image: string, command: string[], o: Flags): CreateOptions {
@@ -89,8 +100,14 @@ function createOptions(image: string, command: string[], o: Flags): CreateOption
     privileged: !!o.privileged,
     init: !!o.init,
     autoRemove: !!o.rm,
-    network: o.network as string,
     oomKillDisable: !!o.oomKillDisable,
+    networkAliases: o.networkAlias,
+    publish: o.publish,
+    publishAll: !!o.publishAll,
+    dns: o.dns,
+    dnsSearch: o.dnsSearch,
+    dnsOptions: o.dnsOption,
+    extraHosts: o.addHost,
   };
   const copy = <K extends keyof CreateOptions>(k: K, v: unknown) => {
     if (v !== undefined) opts[k] = v as CreateOptions[K];
@@ -109,6 +126,10 @@ function createOptions(image: string, command: string[], o: Flags): CreateOption
   copy('stopSignal', o.stopSignal);
   copy('stopTimeout', o.stopTimeout);
   copy('isolation', o.isolation);
+  copy('accel', o.accel);
+  copy('kernel', o.kernel);
+  copy('network', o.network);
+  copy('ip', o.ip);
   copy('pull', o.pull);
   if (o.entrypoint !== undefined) opts.entrypoint = (o.entrypoint as string) === '' ? [] : [o.entrypoint as string];
   if (o.detach && o.rm === undefined) opts.autoRemove = false;
@@ -238,6 +259,14 @@ function register(parent: Command, top: boolean): void {
       if (o.quiet) return out(list.map((c) => `${id(c.ID)}\n`).join(''));
       if (o.format === 'json') return out(list.map((c) => `${JSON.stringify({ ...c, ID: id(c.ID) })}\n`).join(''));
       const { since } = await import('../../../image/format.ts');
+      const ports = new Map<string, string>();
+      if (list.some((c) => c.State === 'running')) {
+        const net = await engine.network();
+        for (const c of list) {
+          const a = net.get(c.ID);
+          if (a?.ports.length) ports.set(c.ID, a.ports.map((p) => `${p.hostIP || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', '));
+        }
+      }
       out(
         table(
           ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'ISOLATION', 'NAMES'],
@@ -247,7 +276,7 @@ function register(parent: Command, top: boolean): void {
             JSON.stringify(o.trunc === false || c.Command.length <= 20 ? c.Command : `${c.Command.slice(0, 19)}…`),
             since(c.CreatedAt),
             c.Status,
-            '',
+            ports.get(c.ID) ?? '',
             c.Isolation,
             c.Names,
           ]),
@@ -297,8 +326,13 @@ function register(parent: Command, top: boolean): void {
     .argument('<container...>')
     .action(async (refs: string[], o: { format?: string }, cmd: Command) => {
       const engine = await engineOf(cmd);
-      const { inspectContainer } = await import('../../../engine/views.ts');
-      const docs = refs.map((r) => inspectContainer(engine, engine.records.resolve(r)));
+      const { inspectContainer, networkSettings } = await import('../../../engine/views.ts');
+      const docs = await Promise.all(
+        refs.map(async (r) => {
+          const rec = engine.records.resolve(r);
+          return { ...inspectContainer(engine, rec), NetworkSettings: await networkSettings(engine, rec) };
+        }),
+      );
       if (o.format) {
         const { renderTemplate } = await import('../../../image/format.ts');
         return out(docs.map((d) => `${renderTemplate(o.format!, d)}\n`).join(''));
@@ -382,6 +416,20 @@ function register(parent: Command, top: boolean): void {
       }
     });
 
+  name('port')
+    .description('list port mappings or a specific mapping for the container')
+    .argument('<container>')
+    .argument('[port]', 'PRIVATE_PORT[/PROTO]')
+    .action(async (ref: string, port: string | undefined, _o: unknown, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const rec = engine.records.resolve(ref);
+      const { formatPorts } = await import('../../../network/ports.ts');
+      const a = (await engine.network()).get(rec.Id);
+      const lines = formatPorts(a?.ports ?? [], port);
+      if (port !== undefined && !lines.length) throw new (await import('../../../common/errors.ts')).NotFoundError(`No public port '${port}${port.includes('/') ? '' : '/tcp'}' published for ${ref}`);
+      out(lines.map((l) => `${l}\n`).join(''));
+    });
+
   name('rename')
     .description('rename a container')
     .argument('<container>')
@@ -406,6 +454,17 @@ export function registerContainerCommands(program: Command): void {
       const { pruneContainers } = await import('../../../engine/misc.ts');
       const ids = await pruneContainers(engine);
       out(`Deleted Containers:\n${ids.map((i) => `${i}\n`).join('')}\nTotal reclaimed space: 0B\n`);
+    });
+  // the monitor of an `--isolation vm` container (src/engine/vm-monitor.ts), spawned by start
+  container
+    .command('vm-monitor', { hidden: true })
+    .argument('<id>')
+    .option('--attached', "tee the output to our stdout/stderr and exit with the container's status")
+    .option('--stdin', "give the main process our stdin")
+    .action(async (id: string, o: { attached?: boolean; stdin?: boolean }, cmd: Command) => {
+      const engine = await engineOf(cmd);
+      const { runVmMonitor } = await import('../../../engine/vm-monitor.ts');
+      process.exit(await runVmMonitor(engine, id, { attached: !!o.attached, stdin: !!o.stdin }));
     });
   // run by a container's monitor once the container has ended and no attached berth is there
   container
@@ -493,13 +552,16 @@ export function registerVolumeCommands(program: Command): void {
       const { pruneImages } = await import('../../../image/remove.ts');
       const containers = await pruneContainers(engine);
       const strays = await sweepStrays(engine);
+      const netSweep = await (await engine.network()).sweep((id) => engine.records.get(id) !== undefined);
       const images = await pruneImages(await engine.store(), { all: o.all });
       let volumes: string[] = [];
       if (o.volumes) volumes = (await import('../../../engine/volumes.ts')).pruneVolumes(engine);
       out(`Deleted Containers:\n${containers.map((i) => `${i}\n`).join('')}`);
       if (volumes.length) out(`Deleted Volumes:\n${volumes.map((v) => `${v}\n`).join('')}`);
       out(`Deleted Images:\n${images.deleted.map((d) => `deleted: ${d}\n`).join('')}`);
-      const n = strays.runtimeStates.length + strays.cgroups.length + strays.leases.length + strays.names.length;
+      const n =
+        strays.runtimeStates.length + strays.cgroups.length + strays.leases.length + strays.names.length + strays.vms.length +
+        netSweep.attachments.length + netSweep.netns.length + netSweep.veths.length;
       if (n) out(`Cleaned up after crashed processes: ${n} item(s)\n`);
       const { humanSize } = await import('../../../image/format.ts');
       out(`\nTotal reclaimed space: ${humanSize(images.reclaimed)}\n`);
