@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { NotFoundError } from '../common/errors.ts';
 import type { Digest } from '../store/digest.ts';
 import type { Store } from '../store/store.ts';
-import { collectGarbageIfIdle } from '../store/gc.ts';
+import { collectingAfter } from '../store/gc.ts';
 import { readFile } from '../store/content.ts';
 import { decompressed } from '../unpack/compression.ts';
 import { applyChanges } from './changes.ts';
@@ -46,7 +46,7 @@ export async function importTarball(
       throw new NotFoundError(`open ${source}: no such file or directory`);
     }
   }
-  const result = await store.withStoreLock('shared', async () => {
+  return collectingAfter(store, () => store.withStoreLock('shared', async () => {
     const blob = await store.content.ingest(source === '-' ? stdin : readFile(source));
     const { stream, compression } = await decompressed(store.content.open(blob.digest));
     const diffID = compression === 'none' ? (stream.destroy(), blob.digest) : await hashOf(stream);
@@ -80,7 +80,5 @@ export async function importTarball(
       names,
     );
     return rec.id;
-  });
-  await collectGarbageIfIdle(store);
-  return result;
+  }));
 }

@@ -14,7 +14,7 @@ import { parseDigest, type Digest } from '../store/digest.ts';
 import type { Descriptor } from '../store/images.ts';
 import type { Store } from '../store/store.ts';
 import { readFile } from '../store/content.ts';
-import { collectGarbageIfIdle } from '../store/gc.ts';
+import { collectingAfter } from '../store/gc.ts';
 import { decompressed, sniffCompression } from '../unpack/compression.ts';
 import { commitImage, InvalidImageError } from './commit.ts';
 import { hostArch, layerMediaType, MT, type DescriptorJson, type IndexJson, type ManifestJson } from './media.ts';
@@ -208,7 +208,7 @@ async function loadLayoutDir(store: Store, dir: string): Promise<LoadedImage[]> 
 
 /** Loads every image of a Docker archive, OCI archive (file or `-` for stdin) or OCI layout dir. */
 export async function loadImages(store: Store, source: string, stdin: Readable = process.stdin): Promise<LoadedImage[]> {
-  const result = await store.withStoreLock('shared', async () => {
+  return collectingAfter(store, () => store.withStoreLock('shared', async () => {
     if (source !== '-') {
       let st;
       try {
@@ -225,8 +225,6 @@ export async function loadImages(store: Store, source: string, stdin: Readable =
       return loadOci(store, index, async (d) => checkPresent(store, d));
     }
     throw new InvalidImageError('not an image archive: no manifest.json or index.json');
-  });
-  await collectGarbageIfIdle(store);
-  return result;
+  }));
 }
 

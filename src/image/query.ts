@@ -31,13 +31,52 @@ function createdOf(r: ImageRecord): string {
   return r.created ?? r.added;
 }
 
+export interface ListOptions {
+  all?: boolean;
+  /** true: only untagged images; false: only tagged ones. */
+  filterDangling?: boolean;
+  /** Only images created before every one of these images (Docker's `before=`). */
+  before?: string[];
+  /** Only images created after every one of these images (Docker's `since=`). */
+  since?: string[];
+  /** `key` (the label is set) or `key=value` (set to that value); all must hold (Docker's `label=`). */
+  labels?: string[];
+}
+
+function createdMs(r: ImageRecord): number {
+  const t = Date.parse(createdOf(r));
+  return Number.isFinite(t) ? t : Number.NaN;
+}
+
+/** The image's own labels (its config's `config.Labels`). */
+function labelsOf(store: Store, r: ImageRecord): Record<string, string> {
+  try {
+    return store.content.readJson<ImageConfigJson>(r.config.digest).config?.Labels ?? {};
+  } catch {
+    return {};
+  }
+}
+
+function hasLabels(have: Record<string, string>, want: string[]): boolean {
+  return want.every((w) => {
+    const i = w.indexOf('=');
+    return i < 0 ? Object.hasOwn(have, w) : have[w.slice(0, i)] === w.slice(i + 1);
+  });
+}
+
 /** One row per tag (a dangling image gets one `<none>` row), newest first. */
-export function listImages(store: Store, opts: { all?: boolean; filterDangling?: boolean } = {}): ImageRow[] {
+export function listImages(store: Store, opts: ListOptions = {}): ImageRow[] {
   const tags = store.images.tags();
   const leases = readLeases(store);
   const rows: ImageRow[] = [];
+  // As Docker: several `before` mean before the oldest of them, several `since` after the newest.
+  const createdBefore = opts.before?.length ? Math.min(...opts.before.map((ref) => createdMs(resolveImage(store, ref).record))) : undefined;
+  const createdAfter = opts.since?.length ? Math.max(...opts.since.map((ref) => createdMs(resolveImage(store, ref).record))) : undefined;
   const records = store.images.list().sort((a, b) => createdOf(b).localeCompare(createdOf(a)));
   for (const r of records) {
+    if (createdBefore !== undefined && !(createdMs(r) < createdBefore)) continue;
+    if (createdAfter !== undefined && !(createdMs(r) > createdAfter)) continue;
+    if (opts.labels?.length && !hasLabels(labelsOf(store, r), opts.labels)) continue;
     const names = [...tags].filter(([, id]) => id === r.id).map(([n]) => n).sort();
     if (r.intermediate && names.length === 0 && !opts.all) continue; // build cache steps, as Docker hides them
     if (opts.filterDangling === true && names.length > 0) continue;

@@ -9,7 +9,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { shortId, type Digest } from '../store/digest.ts';
 import type { Store } from '../store/store.ts';
-import { collectGarbageIfIdle } from '../store/gc.ts';
+import { collectingAfter } from '../store/gc.ts';
 import { unpackLayer } from '../unpack/unpack.ts';
 import { commitImage } from './commit.ts';
 import { MT, type ImageConfigJson, type ManifestJson } from './media.ts';
@@ -19,7 +19,7 @@ import { treeToTar } from './tree-tar.ts';
 
 export async function squashImage(store: Store, ref: string, newRef: string): Promise<Digest> {
   const target = normalizeTagged(newRef);
-  const result = await store.withStoreLock('shared', async () => {
+  return collectingAfter(store, () => store.withStoreLock('shared', async () => {
     const { record } = resolveImage(store, ref);
     const scratch = join(store.layout.tmpDir, `squash-${randomBytes(6).toString('hex')}`);
     mkdirSync(scratch, { mode: 0o755 });
@@ -51,7 +51,5 @@ export async function squashImage(store: Store, ref: string, newRef: string): Pr
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
-  });
-  await collectGarbageIfIdle(store);
-  return result;
+  }));
 }

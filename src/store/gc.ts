@@ -72,3 +72,21 @@ export async function collectGarbageIfIdle(store: Store): Promise<GcResult | und
     closeSync(fd);
   }
 }
+
+/**
+ * Runs `fn`, a command that adds content (load, import, squash), then collects garbage if the
+ * store is idle: after success, what the command left unreferenced (archive members such as
+ * manifest.json, a replaced manifest); after a failure, everything it stored, so that a refused
+ * archive leaves nothing new behind (its verified blobs included). The failure is what is reported.
+ */
+export async function collectingAfter<T>(store: Store, fn: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    await collectGarbageIfIdle(store).catch(() => undefined);
+    throw err;
+  }
+  await collectGarbageIfIdle(store);
+  return result;
+}

@@ -63,15 +63,24 @@ export function readLeases(store: Store): Lease[] {
   return out;
 }
 
-/** overlay when the kernel has it, else vfs. */
-export function defaultDriver(): Driver {
-  if (process.env.BERTH_STORAGE_DRIVER === 'vfs' || process.env.BERTH_STORAGE_DRIVER === 'overlay')
-    return process.env.BERTH_STORAGE_DRIVER;
+/** True when the running kernel has overlayfs. */
+export function overlayAvailable(): boolean {
   try {
-    return readFileSync('/proc/filesystems', 'utf8').includes('\toverlay\n') ? 'overlay' : 'vfs';
+    return readFileSync('/proc/filesystems', 'utf8').includes('\toverlay\n');
   } catch {
-    return 'vfs';
+    return false;
   }
+}
+
+/**
+ * The driver `prepare` uses when the caller names none: BERTH_STORAGE_DRIVER (which `berth
+ * --storage-driver` sets for the command it runs), else overlay when the kernel has it, else vfs.
+ */
+export function defaultDriver(): Driver {
+  const env = process.env.BERTH_STORAGE_DRIVER;
+  if (env === 'vfs' || env === 'overlay') return env;
+  if (env) throw new InvalidArgumentError(`unknown storage driver ${JSON.stringify(env)}`, 'use overlay or vfs');
+  return overlayAvailable() ? 'overlay' : 'vfs';
 }
 
 export class RootfsManager implements ContainerRootfs {
@@ -109,6 +118,8 @@ export class RootfsManager implements ContainerRootfs {
   async prepare(containerId: string, imageId: Digest, opts: { driver?: Driver } = {}): Promise<PreparedRootfs> {
     if (!ID_RE.test(containerId)) throw new InvalidArgumentError(`invalid container id: ${JSON.stringify(containerId)}`);
     const driver = opts.driver ?? defaultDriver();
+    if (driver === 'overlay' && !overlayAvailable())
+      throw new BadStateError('the overlay storage driver needs overlayfs, which this kernel lacks', 'use --storage-driver vfs');
     return this.store.withStoreLock('shared', async () => {
       const lease = await this.store.withMetaLock(() => {
         const img = this.store.images.get(imageId);

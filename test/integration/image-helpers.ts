@@ -19,8 +19,8 @@ export interface Run {
   stderr: string;
 }
 
-export function berth(root: string, args: string[], input?: Buffer): Run {
-  const r = spawnSync(NODE, [MAIN, '--root', root, ...args], { input, maxBuffer: 256 << 20 });
+export function berth(root: string, args: string[], input?: Buffer, env?: NodeJS.ProcessEnv): Run {
+  const r = spawnSync(NODE, [MAIN, '--root', root, ...args], { input, maxBuffer: 256 << 20, env: env ?? process.env });
   return { code: r.status ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 

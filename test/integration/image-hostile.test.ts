@@ -30,6 +30,7 @@ function assertClean(root: string): void {
   const snaps = readdirSync(join(root, 'snapshots'));
   assert.deepEqual(snaps, [], 'no snapshot, complete or partial');
   assert.deepEqual(readdirSync(join(root, 'ingest')), [], 'no ingest leftovers');
+  assert.deepEqual(readdirSync(join(root, 'blobs', 'sha256')), [], 'no blob, not even the verified ones');
   assert.deepEqual(readdirSync(outside), [], 'nothing written outside');
 }
 
@@ -74,6 +75,31 @@ test('a layer whose digest does not match', { skip }, async () => {
   await refused('oci-digest', await ociArchive([l], 'evil:digest', { corrupt: true }), /digest does not match/);
   const forged = `sha256:${'1'.repeat(64)}`;
   await refused('diffid', await dockerArchive([l], 'evil:diffid', { diffIDs: [forged] }), /does not match its diffID/);
+});
+
+test('a refused load leaves nothing new in a store that has images, and keeps what they use', { skip }, async () => {
+  const root = join(dir, 'shared');
+  const base = await layer([{ name: 'bin/', type: 'directory' }, { name: 'bin/sh', body: 'sh', mode: 0o755 }]);
+  const good = join(dir, 'good.tar');
+  writeFileSync(good, await dockerArchive([base], 'good:1'));
+  assert.equal(berth(root, ['load', '-i', good]).code, 0);
+  const listing = () => ({
+    blobs: readdirSync(join(root, 'blobs', 'sha256')).sort(),
+    snapshots: readdirSync(join(root, 'snapshots')).sort(),
+    images: berth(root, ['images', '-q', '--no-trunc']).stdout,
+  });
+  const before = listing();
+  // The same base layer, a new valid one (verified and unpacked before the hostile one fails), then an escape.
+  const fresh = await layer([{ name: 'etc/', type: 'directory' }, { name: 'etc/motd', body: 'hi' }]);
+  const evil = await layer([{ name: `../../../../../../../..${outside}/pwned`, body: 'x' }]);
+  const file = join(dir, 'mixed.tar');
+  writeFileSync(file, await dockerArchive([base, fresh, evil], 'evil:mixed'));
+  const r = berth(root, ['load', '-i', file]);
+  assert.equal(r.code, 125, r.stderr);
+  assert.match(r.stderr, /refusing layer entry/);
+  assert.deepEqual(listing(), before, 'the same blobs, snapshots and images as before');
+  assert.deepEqual(readdirSync(join(root, 'ingest')), []);
+  assert.deepEqual(readdirSync(outside), []);
 });
 
 test('the kernel alone confines resolution (no string checks involved)', { skip }, async () => {

@@ -3,7 +3,7 @@
  * Each command lives in its own module under ./commands and is loaded only when invoked,
  * so that `berth --version` does not pay for the whole engine.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { reportError } from '../common/run-cli.ts';
 import { registerCommands } from './commands/index.ts';
 import { mark } from '../../common/trace.ts';
@@ -18,6 +18,17 @@ async function main(argv: string[]): Promise<number> {
     .description('berth: containers and micro-VMs from OCI images')
     .option('--root <dir>', 'engine state directory (env BERTH_ROOT)', process.env.BERTH_ROOT ?? '/var/lib/berth')
     .option('--debug', 'print debug output')
+    .addOption(
+      new Option('--storage-driver <driver>', 'how containers get their root filesystem (default: overlay if the kernel has it, else vfs)')
+        .choices(['overlay', 'vfs'])
+        .env('BERTH_STORAGE_DRIVER'),
+    )
+    .hook('preAction', (cmd) => {
+      // The store reads it where it prepares a root filesystem (RootfsManager.prepare), in this
+      // process and in the berth processes this one starts.
+      const driver = (cmd.opts() as { storageDriver?: string }).storageDriver;
+      if (driver) process.env.BERTH_STORAGE_DRIVER = driver;
+    })
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })

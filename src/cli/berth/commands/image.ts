@@ -30,7 +30,12 @@ function addImages(cmd: Command, name: string): Command {
     .option('-q, --quiet', 'only show image IDs')
     .option('--digests', 'show digests')
     .option('--no-trunc', "don't truncate output")
-    .option('-f, --filter <filter>', 'filter output (dangling=true|false, reference=PATTERN)', collect, [])
+    .option(
+      '-f, --filter <filter>',
+      'filter output (dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE])',
+      collect,
+      [],
+    )
     .option('--format <format>', "'json' or a Go template")
     .action(async (reference: string | undefined, o, c: Command) => {
       const { listImages } = await import('../../../image/query.ts');
@@ -38,13 +43,22 @@ function addImages(cmd: Command, name: string): Command {
       const s = await store(c);
       let dangling: boolean | undefined;
       const patterns: string[] = reference ? [reference] : [];
+      const before: string[] = [];
+      const since: string[] = [];
+      const labels: string[] = [];
       for (const f of o.filter as string[]) {
-        const [k, v = ''] = f.split('=', 2) as [string, string?];
-        if (k === 'dangling') dangling = v === 'true' || v === '1';
-        else if (k === 'reference') patterns.push(v);
+        const eq = f.indexOf('=');
+        const [k, v] = eq < 0 ? [f, ''] : [f.slice(0, eq), f.slice(eq + 1)]; // label=a=b keeps its '='
+        if (k === 'dangling') {
+          if (!['true', '1', 'false', '0'].includes(v)) throw new InvalidArgumentError(`invalid filter 'dangling=${v}'`, 'use dangling=true or dangling=false');
+          dangling = v === 'true' || v === '1';
+        } else if (k === 'reference') patterns.push(v);
+        else if (k === 'before') before.push(v);
+        else if (k === 'since') since.push(v);
+        else if (k === 'label') labels.push(v);
         else throw new InvalidArgumentError(`invalid filter '${k}'`);
       }
-      let rows = listImages(s, { all: o.all, ...(dangling === undefined ? {} : { filterDangling: dangling }) });
+      let rows = listImages(s, { all: o.all, before, since, labels, ...(dangling === undefined ? {} : { filterDangling: dangling }) });
       if (patterns.length) {
         const glob = (p: string) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`);
         rows = rows.filter((r) =>
@@ -101,13 +115,19 @@ function addHistory(cmd: Command, name: string): Command {
       const { imageHistory } = await import('../../../image/query.ts');
       const { humanSize, renderTemplate, table } = await import('../../../image/format.ts');
       const { shortId } = await import('../../../store/digest.ts');
-      const rows = imageHistory(await store(c), ref);
+      // As Docker's history formatter: truncation (IDs to 12 digits, CREATED BY to 45 characters,
+      // tabs as spaces) applies to every output form, the table, -q, --format and json alike,
+      // and --no-trunc turns it off for all of them.
       const id = (v: string) => (v === '<missing>' || !o.trunc ? v : shortId(v));
-      if (o.quiet) return out(rows.map((r) => `${id(r.ID)}\n`).join(''));
-      if (o.format === 'json') return out(rows.map((r) => JSON.stringify({ ...r, Size: humanSize(r.Size) }) + '\n').join(''));
+      const by = (v: string) => {
+        const flat = v.replaceAll('\t', ' ');
+        return o.trunc && flat.length > 45 ? `${flat.slice(0, 44)}…` : flat;
+      };
+      const rows = imageHistory(await store(c), ref).map((r) => ({ ...r, ID: id(r.ID), CreatedBy: by(r.CreatedBy), Size: humanSize(r.Size) }));
+      if (o.quiet) return out(rows.map((r) => `${r.ID}\n`).join(''));
+      if (o.format === 'json') return out(rows.map((r) => JSON.stringify(r) + '\n').join(''));
       if (o.format) return out(rows.map((r) => renderTemplate(o.format, r) + '\n').join(''));
-      const by = (s: string) => (o.trunc && s.length > 45 ? `${s.slice(0, 44)}…` : s);
-      out(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r) => [id(r.ID), r.CreatedSince, by(r.CreatedBy), humanSize(r.Size), r.Comment])));
+      out(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment])));
     });
 }
 
