@@ -162,14 +162,19 @@ test('run -d, ps, inspect, exec, logs, kill -s, stop, rm: every step works and n
   assertNothingLeft();
 });
 
-test('rm -f of a running VM', { skip, ...T }, () => {
-  const run = e.berthDetached(['run', '-d', '--isolation', 'vm', '--name', 'vmf', 'busybox', 'sleep', '1000']);
-  assert.equal(run.status, 0, run.stdout);
-  const id = run.stdout.trim();
-  assert.equal(e.berth(['inspect', '-f', '{{.HostConfig.Isolation}} {{.State.Running}}', 'vmf']).stdout.trim(), 'vm true');
-  assert.equal(ourQemus().length, 1);
-  const rm = e.berth(['rm', '-f', 'vmf'], T);
-  assert.equal(rm.status, 0, rm.stderr);
-  assert.ok(!existsSync(path.join(e.root, 'containers', id)));
-  assertNothingLeft();
+test('the config default isolation, and rm -f of a running VM', { skip, ...T }, () => {
+  writeFileSync(path.join(e.root, 'config.json'), JSON.stringify({ isolation: 'vm', accel: 'auto' }));
+  try {
+    const run = e.berthDetached(['run', '-d', '--name', 'vmf', 'busybox', 'sleep', '1000']);
+    assert.equal(run.status, 0, run.stdout);
+    const id = run.stdout.trim();
+    assert.equal(e.berth(['inspect', '-f', '{{.HostConfig.Isolation}} {{.State.Running}}', 'vmf']).stdout.trim(), 'vm true');
+    assert.equal(ourQemus().length, 1);
+    const rm = e.berth(['rm', '-f', 'vmf'], T);
+    assert.equal(rm.status, 0, rm.stderr);
+    assert.ok(!existsSync(path.join(e.root, 'containers', id)));
+    assertNothingLeft();
+  } finally {
+    rmSync(path.join(e.root, 'config.json'), { force: true });
+  }
 });
