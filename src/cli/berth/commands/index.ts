@@ -7,6 +7,7 @@ import { registerImageCommands } from './image.ts';
 import { registerDistributionCommands } from './distribution.ts';
 import { registerNetworkCommands } from './network.ts';
 import { registerBuildCommand } from './build.ts';
+import { registerCompareCommand } from './compare.ts';
 import { registerContainerCommands, registerCpCommand, registerVolumeCommands } from './container.ts';
 
 export function registerCommands(program: Command): void {
@@ -17,5 +18,6 @@ export function registerCommands(program: Command): void {
   registerCpCommand(program);
   registerBuildCommand(program);
   registerNetworkCommands(program);
+  registerCompareCommand(program);
   // Concerns register themselves here as they land, e.g. `registerImageCommands(program)`.
 }
