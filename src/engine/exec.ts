@@ -3,7 +3,7 @@ import { BadStateError } from '../common/errors.ts';
 import type { Process } from '../oci/runtime-spec.ts';
 import { HelperSession } from '../runtime/helper-process.ts';
 import { encodePlan } from '../runtime/plan-encode.ts';
-import { buildExecPlan } from '../runtime/plan.ts';
+import { buildExecPlan, compileSpecSeccomp } from '../runtime/plan.ts';
 import { inspect as runtimeInspect } from '../runtime/status.ts';
 import type { Engine } from './engine.ts';
 import { readRootfsFile } from './image-files.ts';
@@ -54,6 +54,7 @@ export async function execInContainer(engine: Engine, rec: ContainerRecord, opts
     terminal: !!opts.tty,
   };
   const plan = buildExecPlan({
+    seccomp: await compileSpecSeccomp(spec),
     spec,
     process: proc,
     initPid: rt.rec.pid,

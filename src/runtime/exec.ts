@@ -7,7 +7,7 @@ import { HelperSession } from './helper-process.ts';
 import { NS_PROC_NAME } from './linux-constants.ts';
 import { writePidFile } from './launch.ts';
 import { encodePlan } from './plan-encode.ts';
-import { buildExecPlan } from './plan.ts';
+import { buildExecPlan, compileSpecSeccomp } from './plan.ts';
 import { inspect } from './status.ts';
 
 export interface ExecOptions {
@@ -71,6 +71,7 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
   if (status !== 'running' && status !== 'created') throw new BadStateError(`cannot exec in container "${id}": it is ${status}`);
   const proc = execProcess(rec.config.process, opts);
   const plan = buildExecPlan({
+    seccomp: await compileSpecSeccomp(rec.config),
     spec: rec.config,
     process: proc,
     initPid: rec.pid,

@@ -17,7 +17,8 @@ export function runHooks(stage: string, hooks: Hook[] | undefined, state: State)
       timeout: h.timeout ? h.timeout * 1000 : undefined,
       killSignal: 'SIGKILL',
     });
-    if (r.error) {
+    // A hook that never reads its stdin makes the write fail with EPIPE: that is not its failure.
+    if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') {
       const code = (r.error as NodeJS.ErrnoException).code;
       if (code === 'ETIMEDOUT') throw new SystemError(`${stage} hook ${h.path} timed out after ${h.timeout}s`);
       throw new SystemError(`${stage} hook ${h.path}: ${code ?? r.error.message}`);

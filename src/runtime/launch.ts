@@ -15,7 +15,7 @@ import { defaultCgroupsPath, type RuntimeContext } from './context.ts';
 import { HelperSession, type HelperOptions } from './helper-process.ts';
 import { runHooks } from './hooks.ts';
 import { encodePlan } from './plan-encode.ts';
-import { buildInitPlan, type MonitorPlan, type OverlayPlan } from './plan.ts';
+import { buildInitPlan, compileSpecSeccomp, type MonitorPlan, type OverlayPlan } from './plan.ts';
 import { killAndWait } from './process-wait.ts';
 import { mark } from '../common/trace.ts';
 
@@ -71,8 +71,10 @@ export async function launch(ctx: RuntimeContext, id: string, opts: LaunchOption
     cg = ctx.cgroups(rec);
     cg.create();
     cg.apply(effectiveResources(spec));
+    const seccomp = await compileSpecSeccomp(spec);
     const plan = buildInitPlan({
       spec,
+      seccomp,
       bundle,
       wait: opts.mode === 'run',
       fifoPath: opts.mode === 'create' ? ctx.root.fifoPath(id) : undefined,

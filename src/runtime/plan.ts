@@ -5,7 +5,6 @@
 import path from 'node:path';
 import { InvalidConfigError } from '../common/errors.ts';
 import type { Hook, IdMapping, Mount, Namespace, NamespaceType, Process, Spec } from '../oci/runtime-spec.ts';
-import { compileSeccomp } from '../seccomp/index.ts';
 import { DEFAULT_DEVICES, DEV_SYMLINKS } from './devices.ts';
 import { CAPABILITIES, CLONE_NEW, MS, NS_PROC_NAME, RLIMITS, S_IFBLK, S_IFCHR, S_IFIFO } from './linux-constants.ts';
 import { parseMountOptions, propagationFlags } from './mount-options.ts';
@@ -42,8 +41,26 @@ export interface OverlayPlan {
   work: string;
 }
 
+/** linux.seccomp compiled to BPF (src/seccomp), see `compileSpecSeccomp`. */
+export interface CompiledFilter {
+  filter: Buffer;
+  flags: number;
+}
+
+/**
+ * Compiles a spec's linux.seccomp, loading the compiler (and its syscall tables) only when the
+ * spec has one: a bundle without seccomp never pays for it.
+ */
+export async function compileSpecSeccomp(spec: Spec): Promise<CompiledFilter | undefined> {
+  if (!spec.linux?.seccomp) return undefined;
+  const { compileSeccomp } = await import('../seccomp/index.ts');
+  return compileSeccomp(spec.linux.seccomp);
+}
+
 export interface InitPlanInput {
   spec: Spec;
+  /** Required when spec.linux.seccomp is set. */
+  seccomp?: CompiledFilter;
   monitor?: MonitorPlan;
   overlay?: OverlayPlan;
   bundle: string;
@@ -59,6 +76,8 @@ export interface InitPlanInput {
 
 export interface ExecPlanInput {
   spec: Spec;
+  /** Required when spec.linux.seccomp is set. */
+  seccomp?: CompiledFilter;
   process: Process;
   /** pid of the container's init, whose namespaces the new process joins. */
   initPid: number;
@@ -112,7 +131,7 @@ function hookOps(stage: string, hooks: Hook[] | undefined): PlanOp[] {
 }
 
 /** The part of the plan that describes the process itself: shared by container init and exec. */
-function processOps(proc: Process, spec: Spec, preserveFds: number): PlanOp[] {
+function processOps(proc: Process, spec: Spec, preserveFds: number, seccomp: CompiledFilter | undefined): PlanOp[] {
   const ops: PlanOp[] = [];
   if (!proc.args?.length) throw new InvalidConfigError('process.args must name the program to run');
   for (const a of proc.args) ops.push(['arg', a]);
@@ -136,8 +155,8 @@ function processOps(proc: Process, spec: Spec, preserveFds: number): PlanOp[] {
   if (proc.noNewPrivileges) ops.push(['nnp']);
   if (proc.oomScoreAdj !== undefined) ops.push(['oom', proc.oomScoreAdj]);
   if (spec.linux?.seccomp) {
-    const { filter, flags } = compileSeccomp(spec.linux.seccomp);
-    ops.push(['seccomp', flags, filter.toString('hex')]);
+    if (!seccomp) throw new Error('internal: linux.seccomp was not compiled (call compileSpecSeccomp)');
+    ops.push(['seccomp', seccomp.flags, seccomp.filter.toString('hex')]);
   }
   if (preserveFds) ops.push(['preserve', preserveFds]);
   return ops;
@@ -331,7 +350,7 @@ export function buildInitPlan(input: InitPlanInput): PlanOp[] {
   ops.push(...hookOps('createContainer', spec.hooks?.createContainer));
   ops.push(...hookOps('startContainer', spec.hooks?.startContainer));
   if (input.fifoPath) ops.push(['fifo', input.fifoPath]);
-  ops.push(...processOps(spec.process, spec, input.preserveFds ?? 0));
+  ops.push(...processOps(spec.process, spec, input.preserveFds ?? 0, input.seccomp));
   return ops;
 }
 
@@ -352,6 +371,6 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
     else if (!input.consoleSocket) throw new InvalidConfigError('the process wants a terminal: pass --console-socket');
     else ops.push(['console', input.consoleSocket]);
   }
-  ops.push(...processOps(input.process, spec, input.preserveFds ?? 0));
+  ops.push(...processOps(input.process, spec, input.preserveFds ?? 0, input.seccomp));
   return ops;
 }
