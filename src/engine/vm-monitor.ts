@@ -98,8 +98,17 @@ function serve(vm: VmHandle, sock: Socket, onPowerOff: () => void): void {
   sock.on('error', () => {});
   let proc: VmProcess | undefined;
   readFrames(sock, (f) => {
-    const text = f.payload.toString();
-    switch (f.type) {
+    try {
+      handle(f.type, f.payload);
+    } catch (err) {
+      // a malformed request fails that request, never the monitor (and so the VM)
+      send(sock, M_FAILED, JSON.stringify({ message: (err as Error).message }));
+      sock.end();
+    }
+  });
+  const handle = (type: string, payload: Buffer): void => {
+    const text = payload.toString();
+    switch (type) {
       case C_EXEC: {
         if (proc) return;
         const p = (proc = vm.exec(JSON.parse(text) as GuestProcess));
@@ -121,7 +130,7 @@ function serve(vm: VmHandle, sock: Socket, onPowerOff: () => void): void {
         break;
       }
       case C_STDIN:
-        if (f.payload.length) proc?.stdin.write(f.payload);
+        if (payload.length) proc?.stdin.write(payload);
         else proc?.stdin.end();
         break;
       case C_SIGNAL:
@@ -141,7 +150,7 @@ function serve(vm: VmHandle, sock: Socket, onPowerOff: () => void): void {
         send(sock, M_DONE);
         break;
     }
-  });
+  };
   sock.on('close', () => {
     if (proc && !proc.done) proc.stdin.end();
   });
@@ -251,6 +260,9 @@ export async function runVmMonitor(engine: Engine, id: string, o: { attached: bo
     /* not given one */
   }
 
+  // an attached CLI that went away must not take the monitor (and the VM) with it
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
   const log = new JsonLog(engine.layout.log(id));
   vm.main.stdout.on('data', (c: Buffer) => {
     log.write('stdout', c);

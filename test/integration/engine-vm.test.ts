@@ -10,6 +10,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { cgroupManager } from '../../src/cgroups/index.ts';
+import { MONITOR_MIB } from '../../src/engine/vm-monitor.ts';
+import { qemuOverheadMiB } from '../../src/vm/index.ts';
 import { engineRoot, type EngineRoot } from '../helpers/engine.ts';
 
 const canRun = existsSync('/usr/bin/qemu-system-x86_64') && readdirSync('/boot').some((n) => n.startsWith('vmlinuz-')) && existsSync('/bin/busybox');
@@ -67,6 +70,27 @@ after(() => {
     for (const l of ourQemus()) spawnSync('kill', ['-9', l.split(' ')[0]!]);
     for (const d of ourRunDirs()) rmSync(path.join(os.tmpdir(), d), { recursive: true, force: true });
   }
+});
+
+test('create --isolation vm: what a VM cannot have is refused; --accel, --kernel and the record (no boot)', { skip }, () => {
+  const net = e.berth(['create', '--isolation', 'vm', '--network', 'bridge', 'busybox', 'true']);
+  assert.equal(net.status, 125);
+  assert.match(net.stderr, /--isolation vm has no network yet/);
+  const vol = e.berth(['create', '--isolation', 'vm', '-v', '/tmp:/x', 'busybox', 'true']);
+  assert.equal(vol.status, 125);
+  assert.match(vol.stderr, /cannot mount volumes/);
+  assert.equal(e.berth(['create', '--isolation', 'vm', '--accel', 'xen', 'busybox', 'true']).status, 125);
+  const c = e.berth(['create', '--isolation', 'vm', '--accel', 'tcg', '--kernel', 'no/such/vmlinuz', '--name', 'vmc', 'busybox', 'true']);
+  assert.equal(c.status, 0, c.stderr);
+  const hc = e.berth(['inspect', '-f', '{{.HostConfig.Isolation}} {{.HostConfig.NetworkMode}} {{.HostConfig.VmAccel}} {{.HostConfig.VmKernel}} {{.State.Status}}', 'vmc']).stdout.trim();
+  assert.equal(hc, `vm none tcg ${path.resolve('no/such/vmlinuz')} created`);
+  // a start that cannot boot fails with one line, and leaves the container created and nothing behind
+  const st = e.berth(['start', 'vmc']);
+  assert.equal(st.status, 125);
+  assert.match(st.stderr, /^berth: kernel \S+ does not exist\n$/);
+  assert.equal(e.berth(['inspect', '-f', '{{.State.Status}}', 'vmc']).stdout.trim(), 'created');
+  assert.equal(e.berth(['rm', 'vmc']).status, 0);
+  assertNothingLeft();
 });
 
 test('run --rm --isolation vm: the guest kernel, not the host one; without it, the host one', { skip, ...T }, () => {
@@ -128,6 +152,10 @@ test('run -d, ps, inspect, exec, logs, kill -s, stop, rm: every step works and n
   assert.ok(['kvm', 'tcg'].includes(insp[0].Vm.Accel), insp[0].Vm.Accel);
   assert.equal(insp[0].State.Pid, insp[0].Vm.QemuPid);
   assert.match(readFileSync(`/proc/${insp[0].Vm.QemuPid}/cmdline`, 'utf8'), /qemu-system/);
+  // QEMU (and the monitor, its parent) in the container's cgroup: guest RAM + QEMU's overhead + the monitor
+  const cg = cgroupManager(`berth/${id}`);
+  assert.ok(cg.pids().includes(insp[0].Vm.QemuPid), 'QEMU is in the container cgroup');
+  assert.equal(cg.stats().memory.limit, (256 + qemuOverheadMiB(insp[0].Vm.Accel as 'kvm' | 'tcg') + MONITOR_MIB) * 1024 * 1024);
   const runDir = (JSON.parse(readFileSync(path.join(dir, 'vm.json'), 'utf8')) as { runDir: string }).runDir;
   assert.ok(existsSync(runDir));
   assert.ok(existsSync(path.join(dir, 'vm.sock')));
