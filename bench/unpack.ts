@@ -381,8 +381,20 @@ interface Tool {
   warm: string[];
   /** What the run left on disk (outside the timing), to show the work is comparable. */
   check(dir: string): string;
-  /** Undoes what a run left (mounts, storage). */
-  cleanup?(dir: string): void;
+}
+
+/** Unmounts whatever a run left mounted below `dir` (none of the tools should), deepest first. */
+function unmountUnder(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(`${dir}/`));
+  for (const m of mounts.sort((a, b) => b.length - a.length)) spawnSync('umount', ['-l', m]);
+}
+
+function removeRun(dir: string): void {
+  unmountUnder(dir);
+  rmSync(dir, { recursive: true, force: true });
 }
 
 function run(argv: string[], env?: NodeJS.ProcessEnv): SpawnSyncReturns<Buffer> {
@@ -479,9 +491,6 @@ function podmanTool(input: string): Tool {
       const c = census(layers.map((l) => join(ov, l, 'diff')));
       return `${layers.length} layers, ${c.entries} entries, ${MB(c.bytes)}`;
     },
-    cleanup(dir) {
-      run([...base(dir), 'system', 'reset', '--force']);
-    },
   };
 }
 
@@ -528,7 +537,7 @@ interface Sample {
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 function timeOnce(tool: Tool, dir: string, drop: boolean): { sample: Sample; dropped: boolean } {
-  rmSync(dir, { recursive: true, force: true });
+  removeRun(dir);
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   const { argv, env } = tool.command(dir);
   const dropped = dropCaches(drop);
@@ -580,6 +589,9 @@ async function main(): Promise<void> {
       `${s.hardlinks} hardlinks, ${s.whiteouts} whiteouts; tar ${MB(img.uncompressed)}, gzip ${MB(img.compressed)}`,
   );
   console.log(`inputs: ${img.docker} (docker-archive, plain tar layers), ${img.oci} (OCI layout, gzip layers)`);
+  console.log(`run: node_modules/node/bin/node bench/unpack.ts ${process.argv.slice(2).join(' ')}`.trimEnd());
+  console.log('commands timed (DIR: a fresh directory per run):');
+  for (const t of selected) console.log(`  ${t.name.padEnd(W)} ${t.command('DIR').argv.map((a) => (a === NODE ? 'node' : a === cli ? 'berth.mjs' : a)).join(' ')}`);
 
   // Warm-up: one untimed run each (compile cache, first-use setup), and a look at what each wrote.
   const runDir = join(opts.work, 'run');
@@ -588,8 +600,7 @@ async function main(): Promise<void> {
     const d = join(runDir, t.name.replace(/\W+/g, '-'));
     timeOnce(t, d, false);
     console.log(`  ${t.name.padEnd(W)} ${t.check(d)}`);
-    t.cleanup?.(d);
-    rmSync(d, { recursive: true, force: true });
+    removeRun(d);
   }
 
   const samples = new Map<string, Sample[]>(selected.map((t) => [t.name, []]));
@@ -603,8 +614,7 @@ async function main(): Promise<void> {
       dropped ||= r.dropped;
       samples.get(t.name)!.push(r.sample);
       line.push(`${t.name.split(' ')[0]} ${r.sample.cmd.toFixed(2)}s`);
-      t.cleanup?.(d);
-      if (!opts.keep) rmSync(d, { recursive: true, force: true });
+      if (!opts.keep) removeRun(d);
     }
     console.error(`round ${round + 1}/${opts.rounds}: ${line.join(', ')}`);
   }
