@@ -121,7 +121,7 @@ export async function removeContainer(engine: Engine, rec: ContainerRecord, opts
   if (rec.HostConfig.Isolation === 'vm') {
     const vm = await import('./vm-start.ts');
     await vm.forceStopVm(engine, rec); // QEMU killed through its monitor, which cleans up
-    vm.vmLeftovers(engine, rec);
+    await vm.vmLeftovers(engine, rec);
   } else if (st.Running) {
     const cg = engine.runtime.cgroups({ cgroupsPath: `berth/${rec.Id}` });
     if (st.Paused) cg.thaw();

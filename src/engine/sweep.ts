@@ -30,7 +30,7 @@ export async function sweepStrays(engine: Engine): Promise<SweepResult> {
   const res: SweepResult = { runtimeStates: [], cgroups: [], leases: [], names: [], vms: [] };
   // VM containers whose monitor died hard: the root mount, QEMU, the backend's temp dir
   const vm = await import('./vm-start.ts');
-  for (const rec of engine.records.list()) if (rec.HostConfig.Isolation === 'vm') vm.vmLeftovers(engine, rec);
+  for (const rec of engine.records.list()) if (rec.HostConfig.Isolation === 'vm') await vm.vmLeftovers(engine, rec);
   res.vms = vm.sweepVmRunDirs(engine);
   for (const id of engine.runtime.root.ids()) {
     if (ids.has(id)) continue;

@@ -18,9 +18,11 @@ import { finished } from 'node:stream/promises';
 import { ExecFailedError, NotFoundError } from '../common/errors.ts';
 import { processStartTime } from '../runtime/container-state.ts';
 import type { CgroupManager } from '../cgroups/index.ts';
+import { LOCK } from '../sys/types.ts';
 import { qemuOverheadMiB, startVm, type GuestProcess, type VmHandle, type VmProcess } from '../vm/index.ts';
 import type { Engine } from './engine.ts';
 import { guestProcess, mainArgs, vmMachine } from './vm-process.ts';
+import { cleanVmLeftovers } from './vm-start.ts';
 import { socketAddress, vmSocketFile, vmStateFile, writeVmState, type VmState } from './vm-state.ts';
 import { C_EXEC, C_MAIN_SIGNAL, C_POWEROFF, C_SIGNAL, C_STDIN, C_WINSIZE, M_DONE, M_EXIT, M_FAILED, M_PID, M_STDERR, M_STDOUT, readFrames, send, type Failure } from './vm-wire.ts';
 
@@ -166,11 +168,21 @@ export async function runVmMonitor(engine: Engine, id: string, o: { attached: bo
     report(`error No such container: ${id}`);
     return 125;
   }
+  const rm = await engine.rootfsManager();
+  // one monitor per container: two racing starts must not boot two VMs on one upper dir.
+  // flock: released by the kernel if we die; the fd is close-on-exec, so QEMU does not hold it.
+  const lockFd = openSync(path.join(engine.layout.container(id), 'vm.lock'), 'a+', 0o600);
+  try {
+    await rm.store.sys.flock(lockFd, LOCK.EX | LOCK.NB);
+  } catch {
+    report(`error container ${id.slice(0, 12)} is already running`);
+    return 125;
+  }
+  cleanVmLeftovers(engine, rec); // of a previous run whose monitor died hard
   const monitorStart = processStartTime(process.pid) ?? '';
   // running from now on (`ps`, and `rm -f` during the boot finds us); the VM's fields come at the hello
   writeVmState(engine, id, { monitorPid: process.pid, monitorStart, qemuPid: 0, runDir: '', kernelRelease: '', accel: '', bootMs: 0, startedAt: '' });
   const cg = engine.runtime.cgroups({ cgroupsPath: `berth/${id}` });
-  const rm = await engine.rootfsManager();
   const mountPoint = engine.layout.rootfsMount(id);
   let mounted = false;
   let server: Server | undefined;
@@ -235,9 +247,10 @@ export async function runVmMonitor(engine: Engine, id: string, o: { attached: bo
       bootMs: Math.round(vm.bootMs),
       startedAt: fresh.StartedAt,
     };
-    // which container a /tmp/berth-vm-* belongs to, for `system prune` after a crash
-    writeFileSync(path.join(vm.runDir, 'container'), JSON.stringify({ root: engine.root, id }));
     writeVmState(engine, id, state);
+    // which container a /tmp/berth-vm-* belongs to, for `system prune` after a crash (after
+    // vm.json names it: prune spares the run dir a live monitor's vm.json names)
+    writeFileSync(path.join(vm.runDir, 'container'), JSON.stringify({ root: engine.root, id }));
     rmSync(sockFile, { force: true });
     const srv = (server = createServer((s) => serve(vm, s, () => ((poweredOff = true), vm.kill()))));
     const addr = socketAddress(sockFile);

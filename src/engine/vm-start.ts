@@ -5,12 +5,13 @@
  * hard leaves (the root mount, the backend's temp dir, QEMU) is removed by `vmLeftovers`.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SystemError } from '../common/errors.ts';
 import { parseSignal } from '../runtime/kill.ts';
 import { sleep } from '../runtime/process-wait.ts';
+import { LOCK } from '../sys/types.ts';
 import { berthCli, type Engine } from './engine.ts';
 import type { ExecOptions } from './exec.ts';
 import type { ContainerRecord } from './record.ts';
@@ -26,7 +27,6 @@ function signalNumber(signal: string | number): number {
 
 /** Spawns the monitor (detached, its own session) and waits for the guest's hello or a failure. */
 export async function startVmContainer(engine: Engine, rec: ContainerRecord, io: StartIO): Promise<Started> {
-  vmLeftovers(engine, rec);
   rmSync(engine.layout.exit(rec.Id), { force: true });
   const args = ['--root', engine.root, 'container', 'vm-monitor', rec.Id];
   if (io.attach) args.push('--attached');
@@ -142,7 +142,7 @@ export async function forceStopVm(engine: Engine, rec: ContainerRecord): Promise
     /* gone */
   }
   await waitGone(engine, rec, 10_000);
-  vmLeftovers(engine, rec);
+  await vmLeftovers(engine, rec);
 }
 
 function mountedAt(target: string): boolean {
@@ -181,10 +181,30 @@ function removeRunDir(runDir: string): void {
 
 /**
  * What a VM container that is not running may still have on the host after its monitor died
- * hard: the root mount, the socket, QEMU and its temp dir, the cgroup. Idempotent.
+ * hard: the root mount, the socket, QEMU and its temp dir, the cgroup. Idempotent. Skipped
+ * while a monitor holds the container's vm.lock (one is running or booting).
  */
-export function vmLeftovers(engine: Engine, rec: ContainerRecord): void {
-  if (liveVm(engine, rec.Id)) return;
+export async function vmLeftovers(engine: Engine, rec: ContainerRecord): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(path.join(engine.layout.container(rec.Id), 'vm.lock'), 'a+', 0o600);
+  } catch {
+    return; // no container dir: nothing of it can be left there
+  }
+  try {
+    try {
+      await (await engine.rootfsManager()).store.sys.flock(fd, LOCK.EX | LOCK.NB);
+    } catch {
+      return; // a monitor has it
+    }
+    cleanVmLeftovers(engine, rec);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** vmLeftovers for the holder of vm.lock (the monitor, before it boots again). */
+export function cleanVmLeftovers(engine: Engine, rec: ContainerRecord): void {
   const mp = engine.layout.rootfsMount(rec.Id);
   if (mountedAt(mp)) spawnUmount(mp);
   rmSync(vmSocketFile(engine, rec.Id), { force: true });

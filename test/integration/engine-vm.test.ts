@@ -6,7 +6,7 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { cgroupManager } from '../../src/cgroups/index.ts';
 import { MONITOR_MIB } from '../../src/engine/vm-monitor.ts';
 import { qemuOverheadMiB } from '../../src/vm/index.ts';
 import { engineRoot, type EngineRoot } from '../helpers/engine.ts';
+import { BERTH } from '../helpers/fixtures.ts';
 
 const canRun = existsSync('/usr/bin/qemu-system-x86_64') && readdirSync('/boot').some((n) => n.startsWith('vmlinuz-')) && existsSync('/bin/busybox');
 const skip = canRun ? false : 'needs qemu-system-x86, linux-image-amd64 and busybox-static';
@@ -190,12 +191,16 @@ test('run -d, ps, inspect, exec, logs, kill -s, stop, rm: every step works and n
   assertNothingLeft();
 });
 
-test('the config default isolation, and rm -f of a running VM', { skip, ...T }, () => {
+test('the config default isolation, two racing starts boot one VM, and rm -f of a running VM', { skip, ...T }, async () => {
   writeFileSync(path.join(e.root, 'config.json'), JSON.stringify({ isolation: 'vm', accel: 'auto' }));
   try {
-    const run = e.berthDetached(['run', '-d', '--name', 'vmf', 'busybox', 'sleep', '1000']);
-    assert.equal(run.status, 0, run.stdout);
-    const id = run.stdout.trim();
+    const c = e.berth(['create', '--name', 'vmf', 'busybox', 'sleep', '1000']);
+    assert.equal(c.status, 0, c.stderr);
+    const id = c.stdout.trim();
+    const start = (): Promise<number | null> =>
+      new Promise((resolve) => spawn(BERTH, ['--root', e.root, 'start', 'vmf'], { stdio: 'ignore' }).on('exit', (code) => resolve(code)));
+    const codes = await Promise.all([start(), start()]);
+    assert.deepEqual([...codes].sort(), [0, 125], 'one start boots it, the other finds it running');
     assert.equal(e.berth(['inspect', '-f', '{{.HostConfig.Isolation}} {{.State.Running}}', 'vmf']).stdout.trim(), 'vm true');
     assert.equal(ourQemus().length, 1);
     const rm = e.berth(['rm', '-f', 'vmf'], T);
