@@ -121,7 +121,7 @@ function findings(ms: AvailableMode[]): string {
     out.push(`Kernels seen: ${kernels.map((k) => `<code>${esc(k)}</code> by ${ms.filter((m) => m.kernel === k).map((m) => esc(m.mode)).join(', ')}`).join('; ')}.`);
   const p = by('process');
   const c = by('chroot');
-  if (p) out.push(`Process isolation made ${p.namespaces.private.length} of ${Object.keys(p.namespaces.status).length} namespaces private${c ? `; chroot ${c.namespaces.private.length}` : ''}.`);
+  if (p) out.push(`Process isolation made ${p.namespaces.private.length} of ${Object.keys(p.namespaces.status).length} namespaces private${c ? `, chroot ${c.namespaces.private.length ? c.namespaces.private.length : 'none'}` : ''}.`);
   const v = by('vm');
   if (v && p) {
     const t = v.latency.medianMs / p.latency.medianMs;

@@ -51,6 +51,16 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
   const live: ModeRunner[] = [];
   const samples = new Map<ModeName, number[]>();
   const marker = startMarker();
+  const cleanup = async (): Promise<void> => {
+    marker.stop();
+    for (const r of live.splice(0)) await r.close().catch(() => {});
+  };
+  // an interrupted compare still unmounts the image roots and drops their leases
+  const onSignal = (sig: NodeJS.Signals): void => {
+    void cleanup().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     for (const r of modes) {
       const why = await r.probe();
@@ -89,8 +99,9 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
       }
     }
   } finally {
-    marker.stop();
-    for (const r of live) await r.close().catch(() => {});
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanup();
   }
   return {
     image: o.image,

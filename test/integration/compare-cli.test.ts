@@ -118,6 +118,14 @@ test('compare leaves nothing behind: no containers, no leases, no mounts', () =>
   assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), /berth-compare-/);
 });
 
+test('a mode this host cannot run is shown as unavailable with its reason, the others still measured', () => {
+  const r = eng.berth(['compare', '--modes', 'vm,host', '--runs', '1', '-q'], { env: { ...process.env, BERTH_VM_KERNEL: '/nonexistent/vmlinuz' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^ {2}vm: unavailable: kernel \/nonexistent\/vmlinuz does not exist$/m);
+  assert.match(r.stdout, /^ {2}host: \/bin\/true: /m);
+  assert.equal(r.stderr, '');
+});
+
 /** RGB(A) pixels of an 8-bit, non-interlaced PNG (what Chromium writes), rows unfiltered. */
 function decodePng(buf: Buffer): { width: number; height: number; channels: number; pixels: Buffer } {
   assert.equal(buf.toString('latin1', 1, 4), 'PNG');
