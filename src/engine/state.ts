@@ -66,7 +66,7 @@ export function containerState(engine: Engine, rec: ContainerRecord): ContainerS
   }
   // a VM container runs while its monitor does; its Pid is QEMU's
   const vm = rec.HostConfig.Isolation === 'vm' ? liveVm(engine, rec.Id) : undefined;
-  if (vm) return { ...base, Status: 'running', Running: true, Pid: vm.qemuPid };
+  if (vm) return { ...base, Status: 'running', Running: true, Pid: vm.qemuPid, StartedAt: vm.startedAt || base.StartedAt };
   const exit = readExitFile(engine, rec.Id);
   if (exit) {
     return { ...base, Status: 'exited', ExitCode: exit.exitCode, OOMKilled: exit.oomKill > 0, FinishedAt: exit.finishedAt };

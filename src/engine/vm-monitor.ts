@@ -181,7 +181,7 @@ export async function runVmMonitor(engine: Engine, id: string, o: { attached: bo
   cleanVmLeftovers(engine, rec); // of a previous run whose monitor died hard
   const monitorStart = processStartTime(process.pid) ?? '';
   // running from now on (`ps`, and `rm -f` during the boot finds us); the VM's fields come at the hello
-  writeVmState(engine, id, { monitorPid: process.pid, monitorStart, qemuPid: 0, runDir: '', kernelRelease: '', accel: '', bootMs: 0, startedAt: '' });
+  writeVmState(engine, id, { monitorPid: process.pid, monitorStart, qemuPid: 0, runDir: '', kernelRelease: '', accel: '', bootMs: 0, startedAt: new Date().toISOString() });
   const cg = engine.runtime.cgroups({ cgroupsPath: `berth/${id}` });
   const mountPoint = engine.layout.rootfsMount(id);
   let mounted = false;

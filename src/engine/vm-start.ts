@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SystemError } from '../common/errors.ts';
+import { BadStateError, SystemError } from '../common/errors.ts';
 import { parseSignal } from '../runtime/kill.ts';
 import { sleep } from '../runtime/process-wait.ts';
 import { LOCK } from '../sys/types.ts';
@@ -55,6 +55,19 @@ export async function startVmContainer(engine: Engine, rec: ContainerRecord, io:
   return { pid: child.pid!, session: { child, exit, detach: () => child.unref() } };
 }
 
+/**
+ * The control socket once the guest has booted: a container is running from the moment its
+ * monitor starts, but the socket exists only after the hello (qemuPid set in vm.json).
+ */
+async function booted(engine: Engine, rec: ContainerRecord): Promise<string> {
+  for (;;) {
+    const st = liveVm(engine, rec.Id);
+    if (!st) throw new BadStateError(`container ${rec.Id.slice(0, 12)} is not running`);
+    if (st.qemuPid) return vmSocketFile(engine, rec.Id);
+    await sleep(100);
+  }
+}
+
 /** `berth exec` in a VM container: the request goes to the monitor, stdio is relayed. */
 export async function execInVm(engine: Engine, rec: ContainerRecord, opts: ExecOptions): Promise<number> {
   const tty = opts.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined;
@@ -64,7 +77,7 @@ export async function execInVm(engine: Engine, rec: ContainerRecord, opts: ExecO
   if (opts.user) req.user = opts.user;
   if (tty) req.tty = tty;
   const p = await guestProcess(engine, rec, req);
-  const sock = await dial(vmSocketFile(engine, rec.Id));
+  const sock = await dial(await booted(engine, rec));
   const relay = (sig: NodeJS.Signals): void => send(sock, C_SIGNAL, String(os.constants.signals[sig]));
   const winch = (): void => send(sock, C_WINSIZE, `${process.stdout.rows || 24} ${process.stdout.columns || 80}`);
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
@@ -100,7 +113,7 @@ export async function execInVm(engine: Engine, rec: ContainerRecord, opts: ExecO
 
 /** `kill`: the signal to the workload (the main process in the guest). */
 export async function signalVm(engine: Engine, rec: ContainerRecord, signal: string | number): Promise<void> {
-  await request(vmSocketFile(engine, rec.Id), C_MAIN_SIGNAL, String(signalNumber(signal)));
+  await request(await booted(engine, rec), C_MAIN_SIGNAL, String(signalNumber(signal)));
 }
 
 async function waitGone(engine: Engine, rec: ContainerRecord, ms: number): Promise<boolean> {
