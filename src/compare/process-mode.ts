@@ -4,6 +4,7 @@
  * the facts come through the library. The per-instance overhead is the container's monitor
  * (native/monitor.c), found as the parent of the container's pid.
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Berth } from '../api/berth.ts';
 import { berthCli } from '../engine/engine.ts';
@@ -22,6 +23,8 @@ export class ProcessMode implements ModeRunner {
   readonly command: string;
   readonly #root: string;
   readonly #image: string;
+  /** Names of the containers facts() creates, so close() can remove them after an interruption. */
+  readonly #names: string[] = [];
 
   constructor(root: string, image: string) {
     this.#root = root;
@@ -47,7 +50,7 @@ export class ProcessMode implements ModeRunner {
 
   /** The monitor of an idle container (`sleep`): its VmRSS now and its VmHWM since it started. */
   async #monitorMemory(b: Berth): Promise<MemoryOverhead> {
-    const c = await b.runDetached({ image: this.#image, cmd: ['sleep', '600'], pull: 'never' });
+    const c = await b.runDetached({ image: this.#image, cmd: ['sleep', '600'], pull: 'never', name: this.#name('idle') });
     try {
       await sleep(SETTLE_MS);
       const pid = c.state().Pid;
@@ -59,16 +62,22 @@ export class ProcessMode implements ModeRunner {
     }
   }
 
+  #name(what: string): string {
+    const n = `berth-compare-${what}-${randomBytes(4).toString('hex')}`;
+    this.#names.push(n);
+    return n;
+  }
+
   async facts(ctx: FactsContext): Promise<ModeFacts> {
     const b = new Berth({ root: this.#root });
     const memory = await this.#monitorMemory(b);
-    const r = await b.run({ image: this.#image, cmd: ['sh', '-c', FACTS_SCRIPT], env: [`BERTH_COMPARE_PATTERN=${ctx.pattern}`], autoRemove: true, pull: 'never' });
+    const r = await b.run({ image: this.#image, cmd: ['sh', '-c', FACTS_SCRIPT], env: [`BERTH_COMPARE_PATTERN=${ctx.pattern}`], autoRemove: true, pull: 'never', name: this.#name('facts') });
     const hostCount = hostProcessCount();
     const f = parseFacts(r.stdout);
     const hogMiB = ctx.limitMiB * HOG_FACTOR;
     const limit = ctx.limitMiB * 1024 * 1024;
     // --memory-swap equal to -m: no swap, so the hog meets the limit rather than the disk
-    const hog = await b.run({ image: this.#image, cmd: ['sh', '-c', hogScript(hogMiB)], memory: limit, memorySwap: limit, autoRemove: true, pull: 'never' });
+    const hog = await b.run({ image: this.#image, cmd: ['sh', '-c', hogScript(hogMiB)], memory: limit, memorySwap: limit, autoRemove: true, pull: 'never', name: this.#name('hog') });
     return {
       memory,
       kernel: f.kernel,
@@ -89,5 +98,15 @@ export class ProcessMode implements ModeRunner {
     };
   }
 
-  async close(): Promise<void> {}
+  /** Removes what an interrupted facts() left (a finished run has removed its containers itself). */
+  async close(): Promise<void> {
+    const b = new Berth({ root: this.#root });
+    for (const n of this.#names.splice(0)) {
+      try {
+        await b.container(n).remove({ force: true });
+      } catch {
+        // already gone: the normal case
+      }
+    }
+  }
 }

@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError } from '../common/errors.ts';
+import { InvalidArgumentError, SystemError } from '../common/errors.ts';
 import { ChrootMode } from './chroot-mode.ts';
 import { HostMode } from './host-mode.ts';
 import { summarizeLatency } from './measure.ts';
@@ -25,6 +25,18 @@ export interface CompareOptions {
   /** The -m of the memory-limit row, MiB. */
   limitMiB?: number;
   progress?: (line: string) => void;
+  /**
+   * Stops the run between two steps (a step, such as a VM boot, is never cut short: it is what
+   * knows how to clean up after itself); compare then cleans up and rejects with CompareAborted.
+   */
+  signal?: AbortSignal;
+}
+
+export class CompareAborted extends SystemError {
+  constructor() {
+    super('compare interrupted; everything it had set up was removed');
+    this.name = 'CompareAborted';
+  }
 }
 
 function runners(o: CompareOptions): ModeRunner[] {
@@ -51,18 +63,12 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
   const live: ModeRunner[] = [];
   const samples = new Map<ModeName, number[]>();
   const marker = startMarker();
-  const cleanup = async (): Promise<void> => {
-    marker.stop();
-    for (const r of live.splice(0)) await r.close().catch(() => {});
+  const step = (): void => {
+    if (o.signal?.aborted) throw new CompareAborted();
   };
-  // an interrupted compare still unmounts the image roots and drops their leases
-  const onSignal = (sig: NodeJS.Signals): void => {
-    void cleanup().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     for (const r of modes) {
+      step();
       const why = await r.probe();
       if (why) {
         unavailable(r, why);
@@ -79,6 +85,7 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
     }
     for (let i = 0; i < o.runs; i++) {
       for (const r of live) {
+        step();
         if (results.has(r.mode)) continue; // failed on an earlier run
         progress(`${r.mode}: true, run ${i + 1}/${o.runs}`);
         try {
@@ -89,6 +96,7 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
       }
     }
     for (const r of live) {
+      step();
       if (results.has(r.mode)) continue;
       progress(`${r.mode}: facts`);
       try {
@@ -98,10 +106,10 @@ export async function compare(o: CompareOptions): Promise<CompareReport> {
         unavailable(r, `failed: ${firstLine(err)}`);
       }
     }
+    step();
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await cleanup();
+    marker.stop();
+    for (const r of live) await r.close().catch(() => {});
   }
   return {
     image: o.image,

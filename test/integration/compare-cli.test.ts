@@ -6,14 +6,15 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import type { AvailableMode, CompareReport, ModeResult } from '../../src/compare/report.ts';
 import { engineRoot, type EngineRoot } from '../helpers/engine.ts';
-import { tempDir } from '../helpers/fixtures.ts';
+import { BERTH, tempDir } from '../helpers/fixtures.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const guestKernels = existsSync('/boot') ? readdirSync('/boot').filter((n) => n.startsWith('vmlinuz-')) : [];
@@ -124,6 +125,28 @@ test('a mode this host cannot run is shown as unavailable with its reason, the o
   assert.match(r.stdout, /^ {2}vm: unavailable: kernel \/nonexistent\/vmlinuz does not exist$/m);
   assert.match(r.stdout, /^ {2}host: \/bin\/true: /m);
   assert.equal(r.stderr, '');
+});
+
+test('an interrupted compare finishes its step, removes its containers, leases and mounts, and exits 130', async () => {
+  const child = spawn(BERTH, ['--root', eng.root, 'compare', '--modes', 'chroot,process', '--runs', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  let sent = false;
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+    // while the process column's facts are being gathered: a container is being created or run
+    if (!sent && err.includes('compare: process: facts')) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.ok(sent, err);
+  assert.equal(code, 130, err);
+  assert.match(err, /compare interrupted; everything it had set up was removed/);
+  assert.equal(eng.berth(['ps', '-aq']).stdout.trim(), '');
+  const rootfsDir = path.join(eng.root, 'rootfs');
+  assert.deepEqual(existsSync(rootfsDir) ? readdirSync(rootfsDir) : [], []);
+  assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), /berth-compare-/);
 });
 
 /** RGB(A) pixels of an 8-bit, non-interlaced PNG (what Chromium writes), rows unfiltered. */

@@ -23,14 +23,38 @@ export function registerCompareCommand(program: Command): void {
       if (!/^\d+$/.test(String(o.runs)) || runs < 1) throw new InvalidArgumentError(`--runs must be a positive whole number, not "${o.runs}"`);
       const modes = o.modes ? String(o.modes).split(',').map((m) => m.trim()) : undefined;
       for (const m of modes ?? []) if (!(MODES as readonly string[]).includes(m)) throw new InvalidArgumentError(`unknown mode "${m}": ${MODES.join(', ')}`);
-      const { compare } = await import('../../../compare/run.ts');
+      const { compare, CompareAborted } = await import('../../../compare/run.ts');
+      // the first ^C lets the current step (a VM boot, a container) finish and everything be
+      // unmounted and removed; a second one leaves at once
+      const abort = new AbortController();
+      const onSignal = (sig: NodeJS.Signals): void => {
+        if (abort.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+        if (!o.quiet) process.stderr.write('compare: interrupted, cleaning up after the current step\n');
+        abort.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const report = await compare({
+        signal: abort.signal,
         root: (c.optsWithGlobals() as { root: string }).root,
         image,
         runs,
         modes: modes as (typeof MODES)[number][] | undefined,
         progress: o.quiet ? undefined : (line) => process.stderr.write(`compare: ${line}\n`),
-      });
+      })
+        .catch((err: unknown) => {
+          if (!(err instanceof CompareAborted)) throw err;
+          process.stderr.write(`berth: ${err.message}\n`);
+          return undefined;
+        })
+        .finally(() => {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        });
+      if (!report) {
+        process.exitCode = 130;
+        return;
+      }
       if (o.html) {
         const { writeFileSync } = await import('node:fs');
         const { renderHtml } = await import('../../../compare/html.ts');
