@@ -1,7 +1,7 @@
 /**
  * `--isolation vm` through the CLI: the same verbs as process isolation (run attached and -d,
  * exec, logs, stop, kill, rm, ps, inspect, --rm, exit codes) with a QEMU microVM (TCG here)
- * around the container's root. Four boots in all; nothing may be left: no QEMU, no socket, no
+ * around the container's root. Five boots in all; nothing may be left: no QEMU, no socket, no
  * /tmp/berth-vm-* dir, no mount.
  */
 import { test, after, before } from 'node:test';
@@ -210,4 +210,23 @@ test('the config default isolation, two racing starts boot one VM, and rm -f of 
   } finally {
     rmSync(path.join(e.root, 'config.json'), { force: true });
   }
+});
+
+test('a monitor killed hard takes its VM with it; system prune removes the mount, the socket and the temp dir', { skip, ...T }, async () => {
+  const run = e.berthDetached(['run', '-d', '--isolation', 'vm', '--name', 'vmk', 'busybox', 'sleep', '1000']);
+  assert.equal(run.status, 0, run.stdout);
+  const id = run.stdout.trim();
+  const st = JSON.parse(readFileSync(path.join(e.root, 'containers', id, 'vm.json'), 'utf8')) as { monitorPid: number; qemuPid: number; runDir: string };
+  process.kill(st.monitorPid, 'SIGKILL');
+  // the agent powers off when the host end of its port closes
+  for (let i = 0; i < 300 && existsSync(`/proc/${st.qemuPid}`); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(!existsSync(`/proc/${st.qemuPid}`), 'QEMU ended with its monitor');
+  assert.equal(e.berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'vmk']).stdout.trim(), 'exited 255');
+  assert.ok(existsSync(st.runDir) && ourMounts().length === 1, 'what the monitor would have removed is still there');
+  const prune = e.berth(['system', 'prune', '-f']);
+  assert.equal(prune.status, 0, prune.stderr);
+  assert.match(prune.stdout, new RegExp(id));
+  assert.ok(!existsSync(st.runDir));
+  assert.ok(!existsSync(path.join(e.root, 'containers', id)));
+  assertNothingLeft();
 });
