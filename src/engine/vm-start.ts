@@ -142,12 +142,23 @@ export async function stopVm(engine: Engine, rec: ContainerRecord, timeoutSec: n
 
 /** `rm -f` and the end of `stop`: QEMU is killed by the monitor, which then cleans up as usual. */
 export async function forceStopVm(engine: Engine, rec: ContainerRecord): Promise<void> {
-  if (!liveVm(engine, rec.Id)) return;
+  const live = liveVm(engine, rec.Id);
+  if (!live) return;
   try {
-    await request(vmSocketFile(engine, rec.Id), C_POWEROFF);
-    if (await waitGone(engine, rec, 15_000)) return;
+    // still booting (no socket yet): straight to the kill below
+    if (live.qemuPid) {
+      await request(vmSocketFile(engine, rec.Id), C_POWEROFF);
+      if (await waitGone(engine, rec, 15_000)) return;
+    }
   } catch {
     /* no answer */
+  }
+  // the monitor itself too: early in its boot it has not joined the cgroup yet
+  const again = liveVm(engine, rec.Id);
+  try {
+    if (again) process.kill(again.monitorPid, 'SIGKILL');
+  } catch {
+    /* exited meanwhile */
   }
   try {
     engine.runtime.cgroups({ cgroupsPath: `berth/${rec.Id}` }).killAll('SIGKILL');
