@@ -14,7 +14,7 @@
 import { AlreadyExistsError, BadStateError, InvalidArgumentError, NotFoundError } from '../common/errors.ts';
 import { addEndpoint, delEndpoint, loopbackUp } from './endpoint.ts';
 import { filePaths, peersOf, refreshHosts, removeContainerFiles, writeContainerFiles } from './container-files.ts';
-import { findNetwork, listNetworks, planNetwork, writeNetwork } from './definitions.ts';
+import { findNetwork, listNetworks, planNetwork, writeNetwork, hostRoutes } from './definitions.ts';
 import { parseAddHost } from './files.ts';
 import { bareIp, contains, parseSubnet } from './ipnet.ts';
 import { createNetns, removeNetns } from './netns.ts';
@@ -38,7 +38,7 @@ export function ensureDefault(ctx: NetContext): NetworkRecord {
   const all = listNetworks(ctx.layout);
   const found = all.find((n) => n.name === ctx.options.defaultName);
   if (found) return found;
-  const rec = planNetwork({ name: ctx.options.defaultName, subnet: ctx.options.defaultSubnet, dns: false }, all, ctx.options, true);
+  const rec = planNetwork({ name: ctx.options.defaultName, subnet: ctx.options.defaultSubnet, dns: false }, all, ctx.options, true, ctx.hostRoutes?.() ?? hostRoutes());
   writeNetwork(ctx.layout, rec);
   return rec;
 }

@@ -126,11 +126,16 @@ export interface CreateRequest {
 }
 
 /** Decides subnet, gateway and bridge for a new network; the caller writes the record. */
-export function planNetwork(req: CreateRequest, existing: readonly NetworkRecord[], opts: NetworkOptions, isDefault = false): NetworkRecord {
+export function planNetwork(
+  req: CreateRequest,
+  existing: readonly NetworkRecord[],
+  opts: NetworkOptions,
+  isDefault = false,
+  routes: readonly Subnet[] = hostRoutes(),
+): NetworkRecord {
   if (!isDefault) validateName(req.name);
   if (existing.some((n) => n.name === req.name)) throw new AlreadyExistsError(`network with name ${req.name} already exists`);
   const used = existing.map((n) => parseSubnet(n.subnet));
-  const routes = hostRoutes();
   let subnet: Subnet | undefined;
   if (req.subnet) {
     const want = parseSubnet(req.subnet);

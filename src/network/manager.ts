@@ -10,6 +10,7 @@
  *   await nets.detach(id);                      // on rm (also after a crash)
  *   await nets.sweep((id) => engine.exists(id)); // system prune
  */
+import type { Subnet } from './definitions.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { getSys, type Sys } from '../sys/index.ts';
 import { attach, detach, toAttachment } from './attach.ts';
@@ -34,6 +35,8 @@ export interface ManagerOptions extends Partial<NetworkOptions> {
   /** The host's resolv.conf (systemd-resolved's stub file is swapped for the real one). */
   hostResolvConf?: string;
   hostHosts?: string;
+  /** The host's routes (default: /proc/net/route); unit tests pass a fixed list. */
+  hostRoutes?: () => Subnet[];
 }
 
 /** When the host's resolv.conf only points at systemd-resolved's stub, use the upstream list it keeps. */
@@ -68,6 +71,7 @@ export class NetworkManager {
       exec: { pluginDirs: opts.pluginDirs ?? DEFAULT_PLUGIN_DIRS, timeoutMs: opts.pluginTimeoutMs ?? 60_000 },
       hostResolvConf: opts.hostResolvConf ?? hostResolvConfPath(),
       hostHosts: opts.hostHosts ?? '/etc/hosts',
+      ...(opts.hostRoutes ? { hostRoutes: opts.hostRoutes } : {}),
     });
   }
 

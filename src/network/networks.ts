@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BadStateError, InvalidArgumentError } from '../common/errors.ts';
 import { ensureDefault } from './attach.ts';
-import { deleteNetworkRecord, findNetwork, listNetworks, planNetwork, writeNetwork, type CreateRequest } from './definitions.ts';
+import { deleteNetworkRecord, findNetwork, listNetworks, planNetwork, writeNetwork, type CreateRequest, hostRoutes } from './definitions.ts';
 import { deleteLink, removeIsolationRules } from './host-net.ts';
 import { writeJsonAtomic } from '../store/atomic.ts';
 import { listRecords, withStateLock, type NetContext } from './state.ts';
@@ -15,7 +15,7 @@ import type { NetworkRecord } from './types.ts';
 export function createNetwork(ctx: NetContext, req: CreateRequest): Promise<NetworkRecord> {
   return withStateLock(ctx, () => {
     ensureDefault(ctx);
-    const rec = planNetwork(req, listNetworks(ctx.layout), ctx.options);
+    const rec = planNetwork(req, listNetworks(ctx.layout), ctx.options, false, ctx.hostRoutes?.() ?? hostRoutes());
     writeNetwork(ctx.layout, rec);
     return rec;
   });

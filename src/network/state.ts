@@ -5,6 +5,7 @@
  * `<root>/networks/.lock`, which the kernel drops if the process dies. The slow parts (plugins,
  * namespaces) run outside it: host-local has its own lock, and the records say what is in flight.
  */
+import type { Subnet } from './definitions.ts';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { withFlock } from '../store/lock.ts';
 import { writeJsonAtomic } from '../store/atomic.ts';
@@ -23,6 +24,8 @@ export interface NetContext {
   /** The host's files the containers' files derive from. */
   hostResolvConf: string;
   hostHosts: string;
+  /** The host's IPv4 routes, that automatic subnets keep off (a fixed list in unit tests). */
+  hostRoutes?: () => Subnet[];
 }
 
 export function withStateLock<T>(ctx: NetContext, fn: () => Promise<T> | T): Promise<T> {

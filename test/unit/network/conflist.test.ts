@@ -86,32 +86,32 @@ test('names: Docker alphabet, mode names reserved', () => {
 
 test('planning: explicit subnet, gateway checks, overlaps, bridge names', () => {
   const opts = { ...DEFAULT_OPTIONS, bridgePrefix: 'bzq' };
-  const d = planNetwork({ name: 'berth', subnet: '10.87.0.0/16', dns: false }, [], opts, true);
+  const d = planNetwork({ name: 'berth', subnet: '10.87.0.0/16', dns: false }, [], opts, true, []);
   assert.equal(d.bridge, 'bzq0');
   assert.equal(d.gateway, '10.87.0.1');
   assert.equal(d.dnsEnabled, false);
-  const a = planNetwork({ name: 'a', subnet: '10.89.7.0/24', gateway: '10.89.7.254', internal: true }, [d], opts);
+  const a = planNetwork({ name: 'a', subnet: '10.89.7.0/24', gateway: '10.89.7.254', internal: true }, [d], opts, false, []);
   assert.equal(a.bridge, 'bzq1');
   assert.equal(a.gateway, '10.89.7.254');
   assert.equal(a.internal, true);
   assert.equal(a.dnsEnabled, true);
   assert.match(a.id, /^[0-9a-f]{64}$/);
-  assert.throws(() => planNetwork({ name: 'b', subnet: '10.87.3.0/24' }, [d, a], opts), /overlaps with network berth/);
-  assert.throws(() => planNetwork({ name: 'a', subnet: '10.89.8.0/24' }, [d, a], opts), /already exists/);
-  assert.throws(() => planNetwork({ name: 'c', subnet: '10.89.9.0/24', gateway: '10.89.10.1' }, [d, a], opts), /not a host address/);
-  assert.throws(() => planNetwork({ name: 'c', subnet: '10.89.9.0/24', gateway: '10.89.9.255' }, [d, a], opts), /not a host address/);
-  const b = planNetwork({ name: 'b', subnet: '10.89.8.0/24' }, [d, a], opts);
+  assert.throws(() => planNetwork({ name: 'b', subnet: '10.87.3.0/24' }, [d, a], opts, false, []), /overlaps with network berth/);
+  assert.throws(() => planNetwork({ name: 'a', subnet: '10.89.8.0/24' }, [d, a], opts, false, []), /already exists/);
+  assert.throws(() => planNetwork({ name: 'c', subnet: '10.89.9.0/24', gateway: '10.89.10.1' }, [d, a], opts, false, []), /not a host address/);
+  assert.throws(() => planNetwork({ name: 'c', subnet: '10.89.9.0/24', gateway: '10.89.9.255' }, [d, a], opts, false, []), /not a host address/);
+  const b = planNetwork({ name: 'b', subnet: '10.89.8.0/24' }, [d, a], opts, false, []);
   assert.equal(b.bridge, 'bzq2');
 });
 
 test('planning: automatic subnets are /24s of the pool that overlap nothing', () => {
   const opts = { ...DEFAULT_OPTIONS, pool: '10.200.0.0/22', bridgePrefix: 'bzq' };
-  const taken = planNetwork({ name: 't', subnet: '10.200.0.0/24' }, [], opts);
-  const n = planNetwork({ name: 'n' }, [taken], opts);
+  const taken = planNetwork({ name: 't', subnet: '10.200.0.0/24' }, [], opts, false, []);
+  const n = planNetwork({ name: 'n' }, [taken], opts, false, []);
   assert.equal(n.subnet, '10.200.1.0/24');
   assert.equal(n.gateway, '10.200.1.1');
-  const full = ['10.200.1.0/24', '10.200.2.0/24', '10.200.3.0/24'].map((s, i) => planNetwork({ name: `f${i}`, subnet: s }, [taken], opts));
-  assert.throws(() => planNetwork({ name: 'x' }, [taken, ...full], opts), /no free subnet/);
+  const full = ['10.200.1.0/24', '10.200.2.0/24', '10.200.3.0/24'].map((s, i) => planNetwork({ name: `f${i}`, subnet: s }, [taken], opts, false, []));
+  assert.throws(() => planNetwork({ name: 'x' }, [taken, ...full], opts, false, []), /no free subnet/);
 });
 
 test('the default network yields to a host route or a bridge name already in use', () => {
@@ -123,7 +123,7 @@ test('the default network yields to a host route or a bridge name already in use
   const eth = planNetwork({ name: 'berth', subnet: '10.201.0.0/16', dns: false }, [], { ...opts, bridgePrefix: 'eth' }, true);
   assert.notEqual(eth.bridge, 'eth0');
   assert.equal(d.subnet, '10.200.0.0/24', 'a pool subnet instead of the routed one');
-  assert.throws(() => planNetwork({ name: 'user', subnet: '10.200.0.0/24' }, [d], opts), /overlaps/);
+  assert.throws(() => planNetwork({ name: 'user', subnet: '10.200.0.0/24' }, [d], opts, false, []), /overlaps/);
 });
 
 test('records: written atomically, listed, found by name, ID prefix, or "bridge" for the default', () => {
@@ -131,8 +131,8 @@ test('records: written atomically, listed, found by name, ID prefix, or "bridge"
   try {
     const layout = new NetworkLayout(dir, path.join(dir, 'run'));
     const opts = { ...DEFAULT_OPTIONS, bridgePrefix: 'bzq' };
-    const d = planNetwork({ name: 'berth', subnet: '10.87.0.0/16', dns: false }, [], opts, true);
-    const a = planNetwork({ name: 'a', subnet: '10.89.7.0/24' }, [d], opts);
+    const d = planNetwork({ name: 'berth', subnet: '10.87.0.0/16', dns: false }, [], opts, true, []);
+    const a = planNetwork({ name: 'a', subnet: '10.89.7.0/24' }, [d], opts, false, []);
     writeNetwork(layout, d);
     writeNetwork(layout, a);
     assert.deepEqual(listNetworks(layout).map((n) => n.name), ['a', 'berth']);

@@ -31,6 +31,7 @@ beforeEach(async () => {
   writeFileSync(path.join(root, 'host-hosts'), '127.0.0.1 localhost\n192.0.2.10 buildhost\n');
   sys = new FakeSys();
   m = await NetworkManager.open(path.join(root, 'engine'), {
+    hostRoutes: () => [], // this machine's own routes must not steer the unit test's subnets
     runDir: path.join(root, 'run'),
     pluginDirs: [fake.dir],
     sys,
