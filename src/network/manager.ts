@@ -10,7 +10,7 @@
  *   await nets.detach(id);                      // on rm (also after a crash)
  *   await nets.sweep((id) => engine.exists(id)); // system prune
  */
-import type { Subnet } from './definitions.ts';
+import type { Subnet } from './ipnet.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { getSys, type Sys } from '../sys/index.ts';
 import { attach, detach, toAttachment } from './attach.ts';

@@ -5,7 +5,7 @@
  * `<root>/networks/.lock`, which the kernel drops if the process dies. The slow parts (plugins,
  * namespaces) run outside it: host-local has its own lock, and the records say what is in flight.
  */
-import type { Subnet } from './definitions.ts';
+import type { Subnet } from './ipnet.ts';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { withFlock } from '../store/lock.ts';
 import { writeJsonAtomic } from '../store/atomic.ts';
