@@ -69,8 +69,8 @@ test('history truncates in every form, and --no-trunc shows everything', { skip 
   assert.ok(wide.includes(ids['one']!) && wide.includes(full));
 
   const fmt = ['--format', '{{.ID}}|{{.CreatedBy}}|{{.Size}}'];
-  assert.equal(ok(berth(root, ['history', ...fmt, 'cli:one'])).stdout.trim(), `${ids['one']!.slice(7, 19)}|${full.slice(0, 44)}…|2B`);
-  assert.equal(ok(berth(root, ['history', '--no-trunc', ...fmt, 'cli:one'])).stdout.trim(), `${ids['one']}|${full}|2B`);
+  assert.equal(ok(berth(root, ['history', ...fmt, 'cli:one'])).stdout.trim(), `${ids['one']!.slice(7, 19)}|${full.slice(0, 44)}…|2`);
+  assert.equal(ok(berth(root, ['history', '--no-trunc', ...fmt, 'cli:one'])).stdout.trim(), `${ids['one']}|${full}|2`);
 
   const json = JSON.parse(ok(berth(root, ['history', '--format', 'json', 'cli:one'])).stdout) as Record<string, string>;
   assert.equal(json['ID'], ids['one']!.slice(7, 19));

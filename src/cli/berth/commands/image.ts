@@ -123,11 +123,11 @@ function addHistory(cmd: Command, name: string): Command {
         const flat = v.replaceAll('\t', ' ');
         return o.trunc && flat.length > 45 ? `${flat.slice(0, 44)}…` : flat;
       };
-      const rows = imageHistory(await store(c), ref).map((r) => ({ ...r, ID: id(r.ID), CreatedBy: by(r.CreatedBy), Size: humanSize(r.Size) }));
+      const rows = imageHistory(await store(c), ref).map((r) => ({ ...r, ID: id(r.ID), CreatedBy: by(r.CreatedBy) }));
       if (o.quiet) return out(rows.map((r) => `${r.ID}\n`).join(''));
-      if (o.format === 'json') return out(rows.map((r) => JSON.stringify(r) + '\n').join(''));
-      if (o.format) return out(rows.map((r) => renderTemplate(o.format, r) + '\n').join(''));
-      out(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment])));
+      if (o.format === 'json') return out(rows.map((r) => JSON.stringify({ ...r, Size: humanSize(r.Size) }) + '\n').join(''));
+      if (o.format) return out(rows.map((r) => renderTemplate(o.format, r) + '\n').join('')); // {{.Size}}: bytes, as scripts expect
+      out(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, humanSize(r.Size), r.Comment])));
     });
 }
 
