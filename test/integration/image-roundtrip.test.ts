@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { berth, busyboxTarball, cleanup, hasPodman, ok, podman, sha, tempDir } from './image-helpers.ts';
@@ -94,4 +94,27 @@ test('skopeo copies berth OCI output; berth loads the resulting OCI layout direc
   assert.match(out, /Loaded image ID: sha256:/, 'skopeo names the image by a bare tag, so it loads untagged');
   assert.equal(inspect(root2, podId.slice(7, 19)).Id, podId);
   assert.deepEqual(JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')).manifests.length, 1);
+});
+
+test('podman-saved archives run in berth; the berth-saved archive runs in podman', { skip }, () => {
+  const root = join(dir, 'runs');
+  for (const archive of ['pd.tar', 'po.tar']) {
+    ok(berth(root, ['load', '-i', join(dir, archive)]));
+    const r = berth(root, ['run', '--rm', '--network', 'none', 'localhost/bb:test', 'sh', '-c', 'echo ran from $0']);
+    assert.equal(r.stdout, 'ran from sh\n', `${archive}: ${r.stderr}`);
+    ok(berth(root, ['rmi', 'localhost/bb:test']));
+  }
+  ok(berth(root, ['load', '-i', join(dir, 'pd.tar')]));
+  ok(berth(root, ['tag', 'localhost/bb:test', 'bb:back']));
+  ok(berth(root, ['save', '-o', join(dir, 'back.tar'), 'bb:back']));
+  const p3 = join(dir, 'podman-run');
+  ok(podman(p3, ['load', '-i', join(dir, 'back.tar')]));
+  // this host's bounding set lacks CAP_SYS_RESOURCE: podman's default ulimits are lowered for this run only
+  const conf = join(dir, 'containers.conf');
+  writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n[engine]\ncgroup_manager = "cgroupfs"\n');
+  const r = spawnSync('podman', ['--root', join(p3, 'root'), '--runroot', join(p3, 'run'), '--storage-driver', 'vfs', '--events-backend', 'file', '--runtime', 'runc', 'run', '--rm', '--network', 'none', 'docker.io/library/bb:back', 'echo', 'ran in podman'], {
+    env: { ...process.env, CONTAINERS_CONF: conf },
+    encoding: 'utf8',
+  });
+  assert.equal(r.stdout, 'ran in podman\n', r.stderr);
 });

@@ -140,3 +140,16 @@ test('a 70-layer image mounts (lowerdirs beyond one page of mount data)', { skip
   }
   await rootfs.remove('ctr-tall');
 });
+
+test('run: the container sees the merged tree, before and after squash', { skip }, () => {
+  // the image has no shell of its own: the host's static busybox is bound in read-only
+  const look = 'cat /a/keep; echo; ls /a; ls /d; cat /new; echo; ls /d/sub 2>&1; cat /a/file1 2>&1; exit 0';
+  for (const ref of ['three:layers', 'three:squashed']) {
+    const r = berth(root, ['run', '--rm', '--network', 'none', '-v', '/bin/busybox:/bin/busybox:ro', ref, '/bin/busybox', 'sh', '-c', look]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.deepEqual(lines.slice(0, 4), ['keep v2', 'keep', 'z', 'new'], `${ref}: ${r.stdout}`);
+    assert.match(r.stdout, /\/d\/sub: No such file or directory/, 'the opaque directory hides the lower d/sub');
+    assert.match(r.stdout, /can't open '\/a\/file1': No such file or directory/, 'the whiteout deletes a/file1');
+  }
+});
