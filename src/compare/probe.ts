@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { SystemError } from '../common/errors.ts';
-import { markerNames, nsFromLinks, parseProcStatus, parsePpid } from './measure.ts';
+import { markerNames, nsFromLinks, parseProcStatus, parsePpid, type ProcMemory } from './measure.ts';
 
 export interface Ran {
   code: number;
@@ -47,7 +47,7 @@ export async function runOk(cmd: string, args: string[], opts: { env?: NodeJS.Pr
   return r;
 }
 
-export function procStatus(pid: number): { rssKiB: number; hwmKiB: number; name: string } {
+export function procStatus(pid: number): ProcMemory {
   return parseProcStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
 }
 

@@ -56,7 +56,7 @@ export class ProcessMode implements ModeRunner {
       const pid = c.state().Pid;
       const monitor = parentOf(pid);
       const s = procStatus(monitor);
-      return { idleKiB: s.rssKiB, peakKiB: s.hwmKiB, of: `monitor (pid ${monitor}, comm ${s.name}: the parent of the container's pid ${pid})` };
+      return { idleKiB: s.rssKiB, peakKiB: s.hwmKiB, of: `monitor (pid ${monitor}, comm ${s.name}: the parent of the container's pid ${pid}; ${s.anonKiB} KiB anonymous + ${s.shmemKiB} KiB shared memory (the sealed copy of berth-helper it runs from) + ${s.fileKiB} KiB file pages)` };
     } finally {
       await c.remove({ force: true });
     }

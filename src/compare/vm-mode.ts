@@ -16,6 +16,7 @@ import { berthCli } from '../engine/engine.ts';
 import { runVm, startVm } from '../vm/index.ts';
 import { qemuBinary } from '../vm/host.ts';
 import { findKernel } from '../vm/kernel.ts';
+import { fmtKiB } from './format.ts';
 import { FACTS_SCRIPT, foreignNamespaces, hogScript, hostProcesses, parseFacts } from './measure.ts';
 import { imageId, openImageRoot, type ImageRoot } from './image-root.ts';
 import { HOG_FACTOR, type FactsContext, type ModeRunner } from './mode.ts';
@@ -101,7 +102,7 @@ export class VmMode implements ModeRunner {
     const t0 = performance.now();
     const r = await runVm({ rootfs: this.#fs!.dir, args: ['true'], env: ENV, onNotice: () => {} });
     const ms = performance.now() - t0;
-    if (r.exitCode !== 0) throw new Error(`true exited with ${r.exitCode} in the VM`);
+    if (r.exitCode !== 0) throw new SystemError(`true exited with ${r.exitCode} in the VM`);
     this.#accel = r.accel;
     return ms;
   }
@@ -113,7 +114,11 @@ export class VmMode implements ModeRunner {
       await waitFor(vm.main.stdout, 'ready');
       await sleep(SETTLE_MS);
       const s = procStatus(vm.qemuPid);
-      const memory = { idleKiB: s.rssKiB, peakKiB: s.hwmKiB, of: `QEMU (${s.name}, pid ${vm.qemuPid}; includes the guest RAM its kernel touched)` };
+      const memory = {
+        idleKiB: s.rssKiB,
+        peakKiB: s.hwmKiB,
+        of: `QEMU (${s.name}, pid ${vm.qemuPid}): ${fmtKiB(s.anonKiB)} anonymous (guest RAM the guest touched${vm.accel === 'tcg' ? ', the TCG translation cache' : ''}, the device model) + ${fmtKiB(s.fileKiB)} file pages (the mapped kernel and QEMU itself: page cache, shared between VMs)${s.shmemKiB ? ` + ${fmtKiB(s.shmemKiB)} shared memory` : ''}`,
+      };
       const p = vm.exec({ args: ['sh', '-c', FACTS_SCRIPT], env: [...ENV, `BERTH_COMPARE_PATTERN=${pattern}`] });
       p.stdin.end();
       const [out] = await Promise.all([readAll(p.stdout), readAll(p.stderr), p.exit]);
