@@ -10,7 +10,7 @@
  * the simplest correct way: no short-lived helper process to spawn and reap, no dependency on
  * iproute2 or util-linux, a few microseconds instead of a fork+exec on every `run`.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { rmdirSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { SystemError } from '../common/errors.ts';
 import { isErrno, type Sys } from '../sys/index.ts';
@@ -79,4 +79,20 @@ export function listNetns(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Gives back the run dir once no namespace is pinned in it: its shared self-mount would otherwise
+ * outlive every container (and the engine root, for a test's private root). It is made again on
+ * the next pin.
+ */
+export function releaseRunDir(sys: Sys, dir: string): boolean {
+  if (listNetns(dir).length) return false;
+  try {
+    if (isMountPoint(dir)) sys.umount2(dir, MNT.DETACH);
+    rmdirSync(dir);
+  } catch {
+    return false;
+  }
+  return true;
 }

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { runDirFor } from '../../src/network/layout.ts';
 import { BERTH, busyboxRootfs, runTool, tempDir, type RunResult } from './fixtures.ts';
 
 export interface EngineRoot {
@@ -47,6 +48,13 @@ export function engineRoot(name: string, opts: { network?: string } = {}): Engin
         }
       }
       spawnSync('umount', ['-R', root]);
+      // the network library's pinned namespaces and its run dir (prune releases them; a failed
+      // test may not have got that far)
+      const runDir = runDirFor(root);
+      if (existsSync(runDir)) {
+        spawnSync('umount', ['-R', '-l', runDir]);
+        spawnSync('rm', ['-rf', runDir]);
+      }
       rmSync(root, { recursive: true, force: true });
     },
   };

@@ -15,6 +15,12 @@ import { ExecFailedError } from '../../src/common/errors.ts';
 import { qemuOverheadMiB, runVm, startVm, type SetupOp, type VmProcess } from '../../src/vm/index.ts';
 import { makeBusyboxRootfs } from '../helpers/fixtures.ts';
 
+// The backend makes its run dirs under the temp dir: a private one lets the leftover checks see
+// this test's VMs only, whatever else runs on the machine.
+const PRIVATE_TMP = mkdtempSync(path.join(os.tmpdir(), 'berth-vmtest-'));
+process.env.TMPDIR = PRIVATE_TMP;
+process.on('exit', () => rmSync(PRIVATE_TMP, { recursive: true, force: true }));
+
 const canRun = existsSync('/usr/bin/qemu-system-x86_64') && readdirSync('/boot').some((n) => n.startsWith('vmlinuz-')) && existsSync('/bin/busybox');
 const skip = canRun ? false : 'needs qemu-system-x86, linux-image-amd64 and busybox-static';
 
@@ -186,7 +192,7 @@ test('a main process that cannot be executed fails as exec-failed, and the VM is
 });
 
 test('nothing is left behind: no QEMU, no socket, no temp dir', { skip }, () => {
-  const ps = spawnSync('pgrep', ['-af', 'berth-vm-'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('qemu'));
+  const ps = spawnSync('pgrep', ['-af', 'berth-vm-'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('qemu') && l.includes(PRIVATE_TMP));
   assert.deepEqual(ps, []);
   assert.deepEqual(readdirSync(os.tmpdir()).filter((n) => n.startsWith('berth-vm-') || n.startsWith('berth-kvm-probe-')), []);
 });
