@@ -38,6 +38,13 @@ say "Isolation, seen from inside: PID 1, hostname, network, capabilities"
 run $B run --rm -h inside busybox sh -c 'echo "pid 1 is $(cat /proc/1/comm); hostname $(hostname); interfaces: $(ls /sys/class/net)"; grep CapEff /proc/self/status'
 printf 'host kernel: %s, container kernel: ' "$(uname -r)"; $B run --rm busybox uname -r
 
+say "The same image in a micro-VM (--isolation vm): its own kernel, as Hyper does it"
+if ls /boot/vmlinuz-* >/dev/null 2>&1; then
+  run $B run --rm --isolation vm busybox uname -r || echo "(vm mode unavailable here)"
+else
+  echo "(no guest kernel in /boot: vm mode unavailable)"
+fi
+
 say "Limits: a memory hog under -m 16m is OOM-killed (exit 137)"
 set +e; $B run --rm -m 16m busybox sh -c 'x=a; while :; do x=$x$x; done'; echo "exit status: $?"; set -e
 
