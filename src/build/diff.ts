@@ -6,11 +6,12 @@
  * the mount points the runtime had to create for a RUN (/etc/hosts, /proc, …) are removed when the
  * image did not have them: they are the runtime's, not the step's.
  */
-import { lstatSync, readdirSync, readlinkSync, rmdirSync, rmSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, rmdirSync, rmSync } from 'node:fs';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Sys } from '../sys/types.ts';
-import { encodeTarHeader, TAR_END, tarPadding, type EntryType, type TarEntry } from '../unpack/tar-writer.ts';
+import { encodeTarHeader, TAR_END, tarPadding, type TarEntry } from '../unpack/tar-writer.ts';
+import { major, minor, typeOf } from '../image/tree-tar.ts';
 
 function existsIn(dirs: string[], rel: string): boolean {
   for (const d of dirs) {
@@ -52,22 +53,6 @@ export function dropMountpoints(upper: string, lowerdirs: string[], mountpoints:
   }
 }
 
-function major(rdev: bigint): number {
-  return Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-}
-function minor(rdev: bigint): number {
-  return Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
-}
-
-function typeOf(st: BigIntStats): EntryType | undefined {
-  if (st.isDirectory()) return 'directory';
-  if (st.isFile()) return 'file';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isCharacterDevice()) return 'character-device';
-  if (st.isBlockDevice()) return 'block-device';
-  if (st.isFIFO()) return 'fifo';
-  return undefined;
-}
 
 export interface DiffStats {
   /** Bytes of file content. */

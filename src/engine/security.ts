@@ -5,23 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../common/errors.ts';
 import { CAPABILITIES } from '../runtime/linux-constants.ts';
+import { DOCKER_DEFAULT_CAPABILITIES } from '../seccomp/default-profile.ts';
 
-export const DEFAULT_CAPABILITIES = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FSETID',
-  'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETFCAP',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT',
-  'CAP_KILL',
-  'CAP_AUDIT_WRITE',
-];
+/** Docker's default capability set (one list, kept with Docker's seccomp profile it goes with). */
+export const DEFAULT_CAPABILITIES: readonly string[] = DOCKER_DEFAULT_CAPABILITIES;
 
 export const DOCKER_MASKED_PATHS = [
   '/proc/asound',

@@ -8,14 +8,16 @@ import { join } from 'node:path';
 import type { Sys } from '../sys/types.ts';
 import { encodeTarHeader, TAR_END, tarPadding, type EntryType } from '../unpack/tar-writer.ts';
 
-function major(rdev: bigint): number {
+/** Device numbers of an lstat with bigint: (shared with the build's layer diffs). */
+export function major(rdev: bigint): number {
   return Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
 }
-function minor(rdev: bigint): number {
+export function minor(rdev: bigint): number {
   return Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
 }
 
-function typeOf(st: BigIntStats): EntryType | undefined {
+/** The tar entry type of a file; undefined for what is not archived (sockets). */
+export function typeOf(st: BigIntStats): EntryType | undefined {
   if (st.isDirectory()) return 'directory';
   if (st.isFile()) return 'file';
   if (st.isSymbolicLink()) return 'symlink';

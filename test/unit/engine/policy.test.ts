@@ -91,7 +91,7 @@ describe('the container spec', () => {
     rec,
     rootfs: '/r',
     user: { uid: 0, gid: 0, additionalGids: [], home: '/root' },
-    capabilities: DEFAULT_CAPABILITIES,
+    capabilities: [...DEFAULT_CAPABILITIES],
     seccomp: { defaultAction: 'SCMP_ACT_ERRNO' },
     files: { hosts: '/h', hostname: '/hn', resolvConf: '/rc' },
   });
