@@ -83,8 +83,8 @@ export function listNetns(dir: string): string[] {
 
 /**
  * Gives back the run dir once no namespace is pinned in it: its shared self-mount would otherwise
- * outlive every container (and the engine root, for a test's private root). It is made again on
- * the next pin.
+ * outlive the engine root (a test's private root, say). It is made again on the next pin. Not run
+ * by `sweep`: releasing it between an interrupted attach and its clean-up lost firewall rules.
  */
 export function releaseRunDir(sys: Sys, dir: string): boolean {
   if (listNetns(dir).length) return false;

@@ -22,7 +22,7 @@ import { listNetworks } from './definitions.ts';
 import { delEndpoint } from './endpoint.ts';
 import { bridgePorts, deleteLink, removeMasqChains } from './host-net.ts';
 import { cleanupRetired } from './networks.ts';
-import { listNetns, releaseRunDir, removeNetns } from './netns.ts';
+import { listNetns, removeNetns } from './netns.ts';
 import { listRecords, ownerAlive, type NetContext } from './state.ts';
 import type { AttachmentRecord, SweepReport } from './types.ts';
 
@@ -118,6 +118,5 @@ export async function sweep(ctx: NetContext, isAlive: IsAlive): Promise<SweepRep
     }
   }
   report.bridges.push(...(await cleanupRetired(ctx)));
-  if (!listRecords(ctx).length) releaseRunDir(ctx.sys, ctx.layout.runDir);
   return report;
 }

@@ -3,6 +3,7 @@
  * process 'exit' hook kills. (If Node dies harder than that, the agent sees the socket close
  * and powers the guest off, which ends QEMU too.)
  */
+import { existsSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { SystemError } from '../common/errors.ts';
 
@@ -33,9 +34,16 @@ function hookExit(): void {
   });
 }
 
+/**
+ * util-linux's setpriv sets PR_SET_PDEATHSIG and then execs QEMU in the same process, so QEMU dies
+ * with whoever started it (the VM monitor) even when that one is SIGKILLed and cannot clean up.
+ */
+const SETPRIV = '/usr/bin/setpriv';
+
 export function spawnQemu(binary: string, args: string[]): QemuProcess {
   hookExit();
-  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  const [cmd, argv] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', binary, ...args]] : [binary, args];
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
   let err = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => {
