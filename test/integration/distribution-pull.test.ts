@@ -122,7 +122,7 @@ test('multi-platform index: this host (amd64) by default, arm64 with --platform'
 test('the pulled image runs', { skip: skip || (!hasBerthRun() && 'berth run is not available yet (src/engine/ in progress)') }, async () => {
   const root = join(dir, 'run');
   must(await berthAsync(root, ['pull', '-q', ...PLAIN, `${reg!.host}/test/bb:v1`]), 'pull');
-  const r = must(await berthAsync(root, ['run', '--rm', `${reg!.host}/test/bb:v1`, '/bin/cat', '/etc/berth-release']), 'run');
+  const r = must(await berthAsync(root, ['run', '--rm', '--network', 'none', `${reg!.host}/test/bb:v1`, '/bin/cat', '/etc/berth-release']), 'run');
   assert.equal(r.stdout, 'berth test image\n');
 });
 
@@ -131,10 +131,10 @@ test('run pulls an image that is not here (--pull missing), as Docker does', { s
   const cfg = join(dir, 'insecure.json');
   writeFileSync(cfg, JSON.stringify({ registries: { [reg!.host]: { insecure: true } } }));
   const env = { BERTH_REGISTRIES_CONFIG: cfg };
-  const r = must(await berthAsync(root, ['run', '--rm', '--pull', 'missing', `${reg!.host}/test/bb:v1`, '/bin/cat', '/etc/berth-release'], { env }), 'run with pull');
+  const r = must(await berthAsync(root, ['run', '--rm', '--network', 'none', '--pull', 'missing', `${reg!.host}/test/bb:v1`, '/bin/cat', '/etc/berth-release'], { env }), 'run with pull');
   assert.equal(r.stdout, 'berth test image\n');
   assert.match(r.stderr, /Unable to find image '.*test\/bb:v1' locally/);
-  const again = must(await berthAsync(root, ['run', '--rm', '--pull', 'missing', `${reg!.host}/test/bb:v1`, 'true'], { env }), 'run again');
+  const again = must(await berthAsync(root, ['run', '--rm', '--network', 'none', '--pull', 'missing', `${reg!.host}/test/bb:v1`, 'true'], { env }), 'run again');
   assert.doesNotMatch(again.stderr, /Unable to find image/, 'the second run uses the local image');
 });
 

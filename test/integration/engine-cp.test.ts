@@ -3,7 +3,7 @@
  * out of the container (absolute or climbing), nor writing through any symlink.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { engineRoot } from '../helpers/engine.ts';
@@ -12,7 +12,10 @@ import { tempDir } from '../helpers/fixtures.ts';
 describe('berth cp', () => {
   const e = engineRoot('cp');
   const host = tempDir('cp-host');
-  after(() => e.teardown());
+  after(() => {
+    e.teardown();
+    rmSync(host, { recursive: true, force: true });
+  });
 
   it('copies files and trees both ways; symlinks resolve inside the container only', () => {
     // the container's links point at host-looking places: /etc absolutely, and climbing with ../

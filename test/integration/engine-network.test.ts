@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +17,8 @@ import { NetworkManager } from '../../src/network/index.ts';
 
 /** busybox-static cannot resolve names (static glibc): add the host's getent and its libraries. */
 function netImage(e: EngineRoot): void {
-  const dir = makeBusyboxRootfs(path.join(tempDir('netimg'), 'rootfs'));
+  const parent = tempDir('netimg');
+  const dir = makeBusyboxRootfs(path.join(parent, 'rootfs'));
   const libs = spawnSync('ldd', ['/usr/bin/getent'], { encoding: 'utf8' }).stdout.match(/\/\S+/g) ?? [];
   for (const f of ['/usr/bin/getent', ...libs]) {
     mkdirSync(path.join(dir, path.dirname(f)), { recursive: true });
@@ -28,6 +29,7 @@ function netImage(e: EngineRoot): void {
   writeFileSync(path.join(dir, 'www/index.html'), 'hello from a container\n');
   const tar = spawnSync('tar', ['-C', dir, '-c', '.'], { maxBuffer: 64 << 20 });
   const r = spawnSync(BERTH, ['--root', e.root, 'import', '-', 'netimg'], { input: tar.stdout, encoding: 'utf8' });
+  rmSync(parent, { recursive: true, force: true });
   assert.equal(r.status, 0, r.stderr);
 }
 

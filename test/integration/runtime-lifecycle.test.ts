@@ -131,7 +131,9 @@ describe('lifecycle and hooks', () => {
   it('spec writes a config that runs, and features describes the runtime', () => {
     const dir = tempDir('spec');
     dirs.push(dir);
-    assert.equal(berthRunc(tempDir('s'), ['spec', '--bundle', dir]).status, 0);
+    const st = tempDir('s');
+    dirs.push(st);
+    assert.equal(berthRunc(st, ['spec', '--bundle', dir]).status, 0);
     const spec = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
     assert.equal(spec.root.path, 'rootfs');
     assert.deepEqual(spec.linux.namespaces.map((n: { type: string }) => n.type).sort(), ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts']);
