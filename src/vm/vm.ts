@@ -195,9 +195,27 @@ process.on('exit', () => {
   for (const d of liveRunDirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** Boots a VM and starts `o`'s process as its main process. */
+/** A boot that hung before the guest agent connected: nothing of the workload has started yet. */
+class BootHang extends SystemError {}
+
+/**
+ * Boots a VM and starts `o`'s process as its main process. Under software emulation a microvm
+ * boot occasionally hangs in the guest kernel (seen here about once in tens of boots, with the
+ * console stopping early); such a boot is retried once, which is safe because the agent never
+ * connected, so no stdin was read and no process ran.
+ */
 export async function startVm(o: VmOptions): Promise<VmHandle> {
   const p = await prepareVm(o);
+  const perAttempt = o.bootTimeoutMs ?? (p.accel === 'tcg' ? 60_000 : 30_000);
+  try {
+    return await startVmOnce(o, p, perAttempt);
+  } catch (err) {
+    if (!(err instanceof BootHang)) throw err;
+    return startVmOnce(o, p, perAttempt);
+  }
+}
+
+async function startVmOnce(o: VmOptions, p: Prepared, timeoutMs: number): Promise<VmHandle> {
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'berth-vm-'));
   liveRunDirs.add(runDir);
   const sockPath = path.join(runDir, 'agent.sock');
@@ -228,10 +246,14 @@ export async function startVm(o: VmOptions): Promise<VmHandle> {
       cgroup.apply({ memory: { limit: (cfg.memoryMiB + qemuOverheadMiB(p.accel)) * 1024 * 1024 } });
       cgroup.addProcess(q.pid);
     }
-    const timeoutMs = o.bootTimeoutMs ?? (p.accel === 'tcg' ? 120_000 : 30_000);
     let timer: NodeJS.Timeout | undefined;
+    let agentConnected = false;
+    void connected.then(() => (agentConnected = true));
     const failed = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SystemError(`the VM did not boot within ${timeoutMs / 1000} s`)), timeoutMs);
+      timer = setTimeout(() => {
+        const msg = `the VM did not boot within ${timeoutMs / 1000} s`;
+        reject(agentConnected ? new SystemError(msg) : new BootHang(msg));
+      }, timeoutMs);
       void q.exited.then((r) => reject(new SystemError(`QEMU exited during boot (${r.signal ?? `status ${r.code}`})`)));
     });
     failed.catch(() => {});
@@ -247,7 +269,8 @@ export async function startVm(o: VmOptions): Promise<VmHandle> {
       // one line for the user: QEMU's own complaint if it had one, the guest console's last lines as the hint
       const qemuSays = q.stderr().split('\n').filter(Boolean).at(-1)?.replace(/^qemu-system-\w+: /, '');
       const console = tail(serialLog, 3).split('\n').filter(Boolean).join(' | ');
-      throw new SystemError(`the VM did not boot: ${qemuSays ?? (err as Error).message}`, { cause: err, hint: console ? `guest console: ${console}` : undefined });
+      const Err = err instanceof BootHang ? BootHang : SystemError;
+      throw new Err(`the VM did not boot: ${qemuSays ?? (err as Error).message}`, { cause: err, hint: console ? `guest console: ${console}` : undefined });
     } finally {
       clearTimeout(timer);
     }
