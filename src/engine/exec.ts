@@ -1,7 +1,7 @@
 /** `exec`: another process in a running container (Docker's env, user, workdir rules). */
 import { BadStateError } from '../common/errors.ts';
 import type { Process } from '../oci/runtime-spec.ts';
-import { HelperSession } from '../runtime/helper-process.ts';
+import { HelperSession, waitRelaying } from '../runtime/helper-process.ts';
 import { encodePlan } from '../runtime/plan-encode.ts';
 import { buildExecPlan, compileSpecSeccomp } from '../runtime/plan.ts';
 import { inspect as runtimeInspect } from '../runtime/status.ts';
@@ -78,10 +78,5 @@ export async function execInContainer(engine: Engine, rec: ContainerRecord, opts
     session.detach();
     return 0;
   }
-  const relay = (sig: NodeJS.Signals) => session.child.kill(sig);
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'];
-  for (const s of signals) process.on(s, relay);
-  const { code, signal } = await session.exit;
-  for (const s of signals) process.off(s, relay);
-  return code ?? (signal ? 128 + ((await import('node:os')).constants.signals[signal] ?? 0) : 255);
+  return waitRelaying(session.child, session.exit, ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH']);
 }

@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { launch } from '../runtime/launch.ts';
 import { mark } from '../common/trace.ts';
-import type { HelperSession } from '../runtime/helper-process.ts';
+import { waitRelaying, type HelperSession } from '../runtime/helper-process.ts';
 import { berthCli, type Engine } from './engine.ts';
 import type { ContainerRecord } from './record.ts';
 import { containerState } from './state.ts';
@@ -71,14 +71,5 @@ export async function startContainer(engine: Engine, rec: ContainerRecord, io: S
 
 /** Waits for the monitor of an attached start, passing on the signals sent to us. */
 export async function waitAttached(started: Started): Promise<number> {
-  const { session } = started;
-  const relay = (sig: NodeJS.Signals) => session.child.kill(sig);
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
-  for (const s of signals) process.on(s, relay);
-  try {
-    const { code, signal } = await session.exit;
-    return code ?? (signal ? 128 + ((await import('node:os')).constants.signals[signal] ?? 0) : 255);
-  } finally {
-    for (const s of signals) process.off(s, relay);
-  }
+  return waitRelaying(started.session.child, started.session.exit);
 }

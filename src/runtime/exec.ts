@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { BadStateError, InvalidArgumentError, InvalidConfigError } from '../common/errors.ts';
 import type { NamespaceType, Process } from '../oci/runtime-spec.ts';
 import type { RuntimeContext } from './context.ts';
-import { HelperSession } from './helper-process.ts';
+import { HelperSession, waitRelaying } from './helper-process.ts';
 import { NS_PROC_NAME } from './linux-constants.ts';
 import { writePidFile } from './launch.ts';
 import { encodePlan } from './plan-encode.ts';
@@ -95,10 +95,5 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
     session.child.kill('SIGKILL');
     throw e;
   }
-  const relay = (sig: NodeJS.Signals) => session.child.kill(sig);
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
-  for (const s of signals) process.on(s, relay);
-  const { code, signal } = await session.exit;
-  for (const s of signals) process.off(s, relay);
-  return code ?? 128 + (signal ? (await import('node:os')).constants.signals[signal] : 0);
+  return waitRelaying(session.child, session.exit);
 }

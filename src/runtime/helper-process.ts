@@ -122,3 +122,26 @@ export class HelperSession {
     this.child.unref();
   }
 }
+
+/** What an attached berth passes on to the process it waits for (Ctrl-C and friends). */
+export const RELAYED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+/**
+ * Waits for a helper that stays as the parent of what it started, passing on the signals sent to
+ * us alone (the helper relays them to the container); resolves to its exit status, 128+N for a
+ * signal, as a shell reports it.
+ */
+export async function waitRelaying(
+  child: Pick<ChildProcess, 'kill'>,
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
+  signals: readonly NodeJS.Signals[] = RELAYED_SIGNALS,
+): Promise<number> {
+  const relay = (sig: NodeJS.Signals) => child.kill(sig);
+  for (const s of signals) process.on(s, relay);
+  try {
+    const { code, signal } = await exit;
+    return code ?? (signal ? 128 + ((await import('node:os')).constants.signals[signal] ?? 0) : 255);
+  } finally {
+    for (const s of signals) process.off(s, relay);
+  }
+}

@@ -4,6 +4,7 @@ import type { RuntimeContext } from './context.ts';
 import { remove } from './delete.ts';
 import { mark } from '../common/trace.ts';
 import { runHooks } from './hooks.ts';
+import { waitRelaying } from './helper-process.ts';
 import { launch, type LaunchOptions } from './launch.ts';
 
 export async function run(
@@ -21,14 +22,9 @@ export async function run(
     session.detach();
     return 0;
   }
-  // The helper relays signals to the container; we only pass on what is sent to us alone.
-  const relay = (sig: NodeJS.Signals) => session.child.kill(sig);
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
-  for (const s of signals) process.on(s, relay);
-  const { code, signal } = await session.exit;
+  const status = await waitRelaying(session.child, session.exit);
   mark('exited');
-  for (const s of signals) process.off(s, relay);
   if (!opts.keep) await remove(ctx, id, true);
   mark('deleted');
-  return code ?? 128 + (signal ? (await import('node:os')).constants.signals[signal] : 0);
+  return status;
 }
