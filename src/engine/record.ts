@@ -102,6 +102,8 @@ export interface ContainerRecord {
   NetworkRequest?: NetworkRequest;
   /** Set by start, kept across restarts (Docker's State.StartedAt). */
   StartedAt?: string;
+  /** The monitor (berth-helper) of the current run and its start time: while it lives, the exit is not yet recorded. */
+  Monitor?: { Pid: number; Start: string };
   RestartCount: number;
 }
 

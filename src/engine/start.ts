@@ -5,6 +5,7 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { launch } from '../runtime/launch.ts';
+import { processStartTime } from '../runtime/container-state.ts';
 import { mark } from '../common/trace.ts';
 import { waitRelaying, type HelperSession } from '../runtime/helper-process.ts';
 import { berthCli, type Engine } from './engine.ts';
@@ -65,6 +66,8 @@ export async function startContainer(engine: Engine, rec: ContainerRecord, io: S
     throw err;
   });
   rec.StartedAt = new Date().toISOString();
+  const monitorPid = session.child.pid ?? 0;
+  rec.Monitor = { Pid: monitorPid, Start: processStartTime(monitorPid) ?? '' };
   engine.records.save(rec, { durable: false });
   return { pid: rt.pid, session };
 }

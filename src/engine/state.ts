@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { inspect as runtimeInspect } from '../runtime/status.ts';
+import { processStartTime } from '../runtime/container-state.ts';
 import type { Engine } from './engine.ts';
 import type { ContainerRecord } from './record.ts';
 import { liveVm } from './vm-state.ts';
@@ -70,6 +71,10 @@ export function containerState(engine: Engine, rec: ContainerRecord): ContainerS
   const exit = readExitFile(engine, rec.Id);
   if (exit) {
     return { ...base, Status: 'exited', ExitCode: exit.exitCode, OOMKilled: exit.oomKill > 0, FinishedAt: exit.finishedAt };
+  }
+  if (rec.Monitor && rec.Monitor.Pid > 0 && processStartTime(rec.Monitor.Pid) === rec.Monitor.Start) {
+    // the process is gone but its monitor is still reaping it: the exit record is a moment away
+    return { ...base, Status: 'running', Running: true };
   }
   if (rec.StartedAt) {
     // started, no process, no exit record: the monitor was killed with the container
