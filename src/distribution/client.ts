@@ -11,7 +11,7 @@ import { MT } from '../image/media.ts';
 import { getCredentials, type Credentials } from './authfile.ts';
 import { Authenticator, repositoryScope } from './auth.ts';
 import { ManifestUnknownError, RegistryError, UnauthorizedError, UnreachableError, parseErrorBody } from './errors.ts';
-import { Http, backoff, header, isNetworkError, readBytes, readText, sleep, unreachable, type HttpRequest, type HttpResponse, type RetryPolicy } from './http.ts';
+import { Http, backoff, bodyChunks, header, isNetworkError, readBytes, readText, sleep, unreachable, type HttpRequest, type HttpResponse, type RetryPolicy } from './http.ts';
 import type { Endpoint, RegistryConfig } from './registries.ts';
 
 /** Every manifest type berth understands, best first (Docker schema 1 is not among them). */
@@ -190,7 +190,6 @@ export class RegistryClient {
         method: 'GET',
         rel: `${this.path}/blobs/${blob.digest}`,
         headers,
-        highWaterMark: 1 << 20,
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
       if (res.status !== 200 && !(res.status === 206 && offset > 0)) {
@@ -215,7 +214,7 @@ export class RegistryClient {
       } else skip = offset; // a server that ignores Range sends everything again
       let done = false;
       try {
-        for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        for await (const chunk of bodyChunks(res.body)) {
           let b = chunk;
           if (skip > 0) {
             if (b.length <= skip) {

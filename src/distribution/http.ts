@@ -204,3 +204,55 @@ export function header(res: HttpResponse, name: string): string | undefined {
   const v = res.headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
 }
+
+/**
+ * The chunks of a response body as the socket delivered them. Iterating a byte-mode stream would
+ * concatenate whatever is buffered into a new buffer on every read (a copy of each blob, and
+ * garbage); here 'data' events hand over the parser's own slices, and pausing the stream keeps
+ * the memory bounded when the consumer is slower than the network.
+ */
+export async function* bodyChunks(body: Readable, maxQueued = 32): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let ended = false;
+  let failure: { err: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const signal = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onData = (c: Buffer) => {
+    queue.push(c);
+    if (queue.length >= maxQueued) body.pause();
+    signal();
+  };
+  const onEnd = () => {
+    ended = true;
+    signal();
+  };
+  const onError = (err: unknown) => {
+    failure = { err };
+    signal();
+  };
+  body.on('data', onData).once('end', onEnd).once('close', onEnd).once('error', onError);
+  try {
+    for (;;) {
+      const c = queue.shift();
+      if (c) {
+        if (queue.length < maxQueued / 2 && body.isPaused()) body.resume();
+        yield c;
+        continue;
+      }
+      if (failure) throw failure.err;
+      if (ended) {
+        // 'close' without 'end' is a body cut short: let the caller see an error, not an end
+        if (!body.readableEnded) throw Object.assign(new Error('connection closed before the body was complete'), { code: 'UND_ERR_SOCKET' });
+        return;
+      }
+      await new Promise<void>((r) => (wake = r));
+    }
+  } finally {
+    body.off('data', onData).off('end', onEnd).off('close', onEnd).off('error', onError);
+    if (!body.readableEnded) body.destroy();
+  }
+}

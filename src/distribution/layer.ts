@@ -7,6 +7,7 @@
  */
 import { PassThrough } from 'node:stream';
 import type { Digest } from '../store/digest.ts';
+import type { PendingSnapshot } from '../store/snapshots.ts';
 import type { Store } from '../store/store.ts';
 import type { BlobRef, RegistryClient } from './client.ts';
 
@@ -42,19 +43,23 @@ export async function* coalesce(src: AsyncIterable<Buffer>, min = 1 << 20): Asyn
   if (n > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
 }
 
-/** Downloads the blob (verified) and, when `unpack`, creates its snapshot from the same bytes. */
-export async function fetchLayer(store: Store, client: RegistryClient, job: LayerJob, unpack: boolean, ev: LayerEvents = {}): Promise<void> {
+/**
+ * Downloads the blob (verified) and, when `unpack`, unpacks its snapshot from the same bytes,
+ * returned uncommitted: the caller commits all of an image's snapshots with one syncfs.
+ */
+export async function fetchLayer(store: Store, client: RegistryClient, job: LayerJob, unpack: boolean, ev: LayerEvents = {}): Promise<PendingSnapshot | undefined> {
   const what = `blob ${job.blob.digest}`;
   const expected = { digest: job.blob.digest, size: job.blob.size };
   const streamOpts = { ...(ev.signal ? { signal: ev.signal } : {}), ...(ev.onBytes ? { onBytes: ev.onBytes } : {}) };
   if (!unpack) {
     await store.content.ingest(coalesce(client.blobStream(job.blob, streamOpts)), expected, what);
-    return;
+    return undefined;
   }
   let unpackErr: unknown;
-  const tee = new PassThrough({ highWaterMark: 1 << 20 });
+  // object mode: chunks pass as they are, never concatenated into new buffers
+  const tee = new PassThrough({ objectMode: true, highWaterMark: 32 });
   tee.on('error', () => {}); // reported through `unpacking`
-  const unpacking = store.snapshots.create(job.chainID, job.parent, job.diffID, () => tee);
+  const unpacking = store.snapshots.unpack(job.chainID, job.parent, job.diffID, () => tee);
   // If the unpacker gives up (a corrupt or hostile layer), the download still runs to its end:
   // bytes that do not match the digest are reported as such, not as whatever the unpacker saw.
   const stopped = new Promise<void>((resolve) => {
@@ -67,10 +72,12 @@ export async function fetchLayer(store: Store, client: RegistryClient, job: Laye
       },
     );
   });
+  // The ingest takes each chunk first (it hashes and writes it before asking for the next), then
+  // the unpacker.
   async function* both(): AsyncGenerator<Buffer> {
-    for await (const chunk of coalesce(client.blobStream(job.blob, streamOpts))) {
-      if (unpackErr === undefined && !tee.destroyed && !tee.write(chunk)) await Promise.race([new Promise((r) => tee.once('drain', r)), stopped]);
+    for await (const chunk of client.blobStream(job.blob, streamOpts)) {
       yield chunk;
+      if (unpackErr === undefined && !tee.destroyed && !tee.write(chunk)) await Promise.race([new Promise((r) => tee.once('drain', r)), stopped]);
     }
   }
   try {
@@ -80,11 +87,11 @@ export async function fetchLayer(store: Store, client: RegistryClient, job: Laye
     await unpacking.catch(() => {});
     throw err;
   }
-  tee.end(); // the blob is verified: the unpacker may now finish and commit
-  await unpacking;
+  tee.end(); // the blob is verified: the unpacker may now finish
+  return unpacking;
 }
 
-/** Creates a missing snapshot from a blob already in the store. */
-export async function unpackStored(store: Store, job: LayerJob): Promise<void> {
-  await store.snapshots.create(job.chainID, job.parent, job.diffID, () => store.content.open(job.blob.digest));
+/** Unpacks a missing snapshot (uncommitted) from a blob already in the store. */
+export async function unpackStored(store: Store, job: LayerJob): Promise<PendingSnapshot> {
+  return store.snapshots.unpack(job.chainID, job.parent, job.diffID, () => store.content.open(job.blob.digest));
 }

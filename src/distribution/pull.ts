@@ -6,6 +6,7 @@
  * the shared store lock; if it fails, an idle-store GC removes whatever it had stored, so a failed
  * pull leaves nothing behind.
  */
+import { mark } from '../common/trace.ts';
 import { shortId, type Digest } from '../store/digest.ts';
 import type { Store } from '../store/store.ts';
 import { collectGarbageIfIdle } from '../store/gc.ts';
@@ -19,6 +20,7 @@ import type { RetryPolicy } from './http.ts';
 import { fetchLayer, unpackStored, type LayerJob } from './layer.ts';
 import { hostPlatform, selectManifest, type Platform } from './platform.ts';
 import { forEachLimit } from './pool.ts';
+import type { PendingSnapshot } from '../store/snapshots.ts';
 import type { Progress } from './progress.ts';
 import type { RegistryConfig } from './registries.ts';
 
@@ -97,7 +99,9 @@ export async function pullImage(store: Store, input: string, opts: PullOptions):
       const chains = chainIDs(diffIDs);
       const jobs: LayerJob[] = m.layers.map((l, i) => ({ blob: { digest: l.digest, size: l.size }, chainID: chains[i]!, parent: i ? chains[i - 1]! : null, diffID: diffIDs[i]! }));
       const upToDate = tag !== undefined && store.images.tags().get(tag) === m.config.digest && store.images.get(m.config.digest)?.manifest.digest === manifest.digest;
-      await pullLayers(store, client, jobs, opts);
+      mark('pull-manifest');
+      const pending = await pullLayers(store, client, jobs, opts);
+      mark('pull-layers');
       const rec = await commitImage(
         store,
         {
@@ -106,7 +110,12 @@ export async function pullImage(store: Store, input: string, opts: PullOptions):
           layers: m.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
         },
         tag ? [tag] : [],
-      );
+        { pending },
+      ).catch((err: unknown) => {
+        store.snapshots.discard(pending); // no-op for those committed already (renamed away)
+        throw err;
+      });
+      mark('pull-committed');
       return { id: rec.id, upToDate };
     });
     const reference = formatReference(ref.digest ? { ...ref, tag: undefined } : ref);
@@ -125,10 +134,16 @@ export async function pullImage(store: Store, input: string, opts: PullOptions):
   }
 }
 
-/** Downloads and unpacks the layers, `concurrency` at a time; the same blob is fetched once. */
-async function pullLayers(store: Store, client: RegistryClient, jobs: LayerJob[], opts: PullOptions): Promise<void> {
+/**
+ * Downloads and unpacks the layers, `concurrency` at a time (the same blob is fetched once);
+ * returns the snapshots uncommitted, for `commitImage` to commit together with one syncfs. On
+ * failure, none of them is left behind.
+ */
+async function pullLayers(store: Store, client: RegistryClient, jobs: LayerJob[], opts: PullOptions): Promise<PendingSnapshot[]> {
   const p = opts.progress;
-  const inFlight = new Map<Digest, Promise<void>>();
+  const concurrency = opts.concurrency ?? 3;
+  const inFlight = new Map<Digest, Promise<unknown>>();
+  const pending: PendingSnapshot[] = [];
   const state = jobs.map((j) => {
     const haveBlob = store.content.size(j.blob.digest) === j.blob.size;
     const haveSnap = store.snapshots.has(j.chainID);
@@ -136,30 +151,41 @@ async function pullLayers(store: Store, client: RegistryClient, jobs: LayerJob[]
     p.status(id, haveBlob && haveSnap ? 'Already exists' : 'Pulling fs layer');
     return { haveBlob, haveSnap, id };
   });
-  await forEachLimit(jobs, opts.concurrency ?? 3, async (job, i, signal) => {
-    const { haveBlob, haveSnap, id } = state[i]!;
-    if (haveBlob && haveSnap) return;
-    const first = inFlight.get(job.blob.digest);
-    if (haveBlob || first) {
-      await first;
-      if (!store.snapshots.has(job.chainID)) {
-        p.status(id, 'Extracting');
-        await unpackStored(store, job);
+  try {
+    await forEachLimit(jobs, concurrency, async (job, i, signal) => {
+      const { haveBlob, haveSnap, id } = state[i]!;
+      if (haveBlob && haveSnap) return;
+      const first = inFlight.get(job.blob.digest);
+      if (haveBlob || first) {
+        await first;
+        if (!haveSnap) {
+          p.status(id, 'Extracting');
+          pending.push(await unpackStored(store, job));
+        }
+        p.status(id, 'Pull complete');
+        return;
       }
+      let done = 0;
+      const work = fetchLayer(store, client, job, !haveSnap, {
+        signal,
+        onBytes: (n) => {
+          done += n;
+          p.bytes(id, 'Downloading', done, job.blob.size);
+        },
+      });
+      inFlight.set(job.blob.digest, work);
+      const snap = await work;
+      if (snap) {
+        pending.push(snap);
+        store.snapshots.writeBehind(snap);
+      }
+      p.status(id, 'Download complete');
       p.status(id, 'Pull complete');
-      return;
-    }
-    let done = 0;
-    const work = fetchLayer(store, client, job, !haveSnap, {
-      signal,
-      onBytes: (n) => {
-        done += n;
-        p.bytes(id, 'Downloading', done, job.blob.size);
-      },
     });
-    inFlight.set(job.blob.digest, work);
-    await work;
-    p.status(id, 'Download complete');
-    p.status(id, 'Pull complete');
-  });
+  } catch (err) {
+    // jobs still running when one failed finish (forEachLimit waits for them) before this runs
+    store.snapshots.discard(pending);
+    throw err;
+  }
+  return pending;
 }

@@ -24,7 +24,16 @@ export class InvalidImageError extends BerthError {
   }
 }
 
-export async function commitImage(store: Store, img: NewImage, names: string[], opts: { intermediate?: boolean } = {}): Promise<ImageRecord> {
+/**
+ * Records an image whose blobs are in the store: unpacks the snapshots it lacks (or takes those
+ * the caller unpacked already, `opts.pending`), commits them, then writes the record and tags.
+ */
+export async function commitImage(
+  store: Store,
+  img: NewImage,
+  names: string[],
+  opts: { intermediate?: boolean; pending?: PendingSnapshot[] } = {},
+): Promise<ImageRecord> {
   const config = store.content.readJson<ImageConfigJson>(img.config.digest);
   const diffIDs = config?.rootfs?.diff_ids;
   if (!Array.isArray(diffIDs)) throw new InvalidImageError(`image config ${shortId(img.config.digest)} has no rootfs.diff_ids`);
@@ -35,12 +44,12 @@ export async function commitImage(store: Store, img: NewImage, names: string[], 
   for (const l of img.layers) if (!LAYER_TYPES.has(l.mediaType)) throw new InvalidImageError(`unsupported layer media type ${l.mediaType}`);
   // Missing snapshots are unpacked first and committed together (one syncfs for the image); a
   // failure in any layer discards them all, so a refused image leaves no snapshot behind.
-  const pending: PendingSnapshot[] = [];
+  const pending: PendingSnapshot[] = [...(opts.pending ?? [])];
   const sizes: number[] = [];
   try {
     for (const [i, l] of img.layers.entries()) {
       const chainID = chains[i]!;
-      const existing = store.snapshots.meta(chainID);
+      const existing = store.snapshots.meta(chainID) ?? pending.find((p) => p.meta.chainID === chainID)?.meta;
       if (existing) {
         sizes.push(existing.size);
         continue;

@@ -152,6 +152,10 @@ export class FakeSys implements Sys {
     this.rec('flock', fd, op);
     return Promise.resolve();
   }
+  syncfsAsync(fd: number): Promise<void> {
+    this.rec('syncfs', fd);
+    return Promise.resolve();
+  }
   syncfs(fd: number): void {
     this.rec('syncfs', fd);
   }

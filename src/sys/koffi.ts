@@ -4,7 +4,6 @@
  * openat2 and the new mount API have no glibc wrappers on Debian 12's glibc for every call, so
  * they go through `syscall(2)` with their generic (all-architecture) numbers.
  */
-import { closeSync } from 'node:fs';
 import koffi from 'koffi';
 import { SyscallError } from './errors.ts';
 import type { OpenHow, Sys, Timespec } from './types.ts';
@@ -32,6 +31,7 @@ const c = {
   llistxattr: libc.func('intptr_t llistxattr(const char *path, void *list, size_t size)'),
   flock: libc.func('int flock(int fd, int op)'),
   syncfs: libc.func('int syncfs(int fd)'),
+  close: libc.func('int close(int fd)'),
   mount: libc.func(
     'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
   ),
@@ -63,7 +63,8 @@ export const koffiSys: Sys = {
     return check(c.syscall(NR.openat2, 'int', dirfd, 'const char *', path, 'berth_open_how *', h, 'size_t', 24), 'openat2', path);
   },
   close(fd) {
-    closeSync(fd);
+    // libc's close, not fs.closeSync: in a worker thread Node warns about closing an fd it did not open
+    check(c.close(fd), 'close');
   },
   mkdirat(dirfd, path, mode) {
     check(c.mkdirat(dirfd, path, mode), 'mkdirat', path);
@@ -138,6 +139,15 @@ export const koffiSys: Sys = {
   },
   syncfs(fd) {
     check(c.syncfs(fd), 'syncfs');
+  },
+  syncfsAsync(fd) {
+    return new Promise((resolve, reject) => {
+      c.syncfs.async(fd, (err: unknown, ret: number) => {
+        if (err) reject(err);
+        else if (ret < 0) reject(new SyscallError('syncfs', 'EIO'));
+        else resolve();
+      });
+    });
   },
   mount(source, target, fstype, flags, data) {
     check(c.mount(source, target, fstype, flags, data), 'mount', target);

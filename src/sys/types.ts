@@ -45,6 +45,8 @@ export interface Sys {
   /** flock(2). Blocking requests wait on a worker thread, so the event loop keeps running. */
   flock(fd: number, op: number): Promise<void>;
   syncfs(fd: number): void;
+  /** syncfs on a thread-pool thread: the event loop runs on while the disk catches up. */
+  syncfsAsync(fd: number): Promise<void>;
   mount(source: string, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
   /** The new mount API (fsopen/fsconfig/fsmount/move_mount), used for overlay's `lowerdir+`. */
