@@ -53,4 +53,9 @@ struct berth_cap_data { uint32_t effective, permitted, inheritable; };
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
+/* ioctl on a namespace fd: its CLONE_NEW* type (linux/nsfs.h: _IO(0xb7, 0x3)) */
+#ifndef NS_GET_NSTYPE
+#define NS_GET_NSTYPE 0xb703
+#endif
+
 #endif

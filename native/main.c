@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -84,6 +85,24 @@ static void child(const struct plan *p, int console_sock)
 	finish_process(p, state, console_sock, fifo_fd);
 }
 
+/* An fd of our own namespace of the same type as `nsfd` (one a monitor can return to), or -1
+ * for those it need not or cannot return to: pid (setns only moves our children) and user. */
+static int own_namespace(int nsfd)
+{
+	const char *name;
+	switch (ioctl(nsfd, NS_GET_NSTYPE)) {
+	case CLONE_NEWNET: name = "/proc/self/ns/net"; break;
+	case CLONE_NEWNS: name = "/proc/self/ns/mnt"; break;
+	case CLONE_NEWIPC: name = "/proc/self/ns/ipc"; break;
+	case CLONE_NEWUTS: name = "/proc/self/ns/uts"; break;
+	case CLONE_NEWCGROUP: name = "/proc/self/ns/cgroup"; break;
+	default: return -1;
+	}
+	int fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) die(errno, "open %s", name);
+	return fd;
+}
+
 int main(int argc, char **argv, char **envp)
 {
 	extern int agent_main(void); /* agent.c: /init of a berth VM (PID 1, no arguments) is the guest agent */
@@ -111,9 +130,11 @@ int main(int argc, char **argv, char **envp)
 	if (plan.dumpable0) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	int console_sock = plan.console ? console_connect(plan.console) : -1;
-	int nsfd[16];
-	for (int i = 0; i < plan.nsetns; i++)
+	int nsfd[16], back[16];
+	for (int i = 0; i < plan.nsetns; i++) {
 		if ((nsfd[i] = open(plan.setns[i], O_RDONLY | O_CLOEXEC)) < 0) die(errno, "open namespace %s", plan.setns[i]);
+		back[i] = plan.monitor ? own_namespace(nsfd[i]) : -1;
+	}
 	for (int i = 0; i < plan.nsetns; i++) {
 		if (setns(nsfd[i], 0) < 0) die(errno, "join namespace %s", plan.setns[i]);
 		close(nsfd[i]);
@@ -134,6 +155,16 @@ int main(int argc, char **argv, char **envp)
 	if (pid == 0) {
 		if (outp[1] >= 0 && (dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0)) die(errno, "dup output pipes");
 		child(&plan, console_sock);
+	}
+	/* the monitor goes back to where it came from: its exit command (the engine's cleanup, which
+	 * runs CNI DEL and so iptables) must act on the host's network, not the container's */
+	for (int i = 0; i < plan.nsetns; i++) {
+		if (back[i] < 0) continue;
+		if (setns(back[i], 0) < 0) {
+			kill(pid, SIGKILL);
+			die(errno, "return to the monitor's own namespaces");
+		}
+		close(back[i]);
 	}
 	if (outp[1] >= 0) close(outp[1]), close(errp[1]);
 	if (ptyp[1] >= 0) close(ptyp[1]), console_sock = -1;

@@ -40,6 +40,15 @@ export function processArgs(rec: ContainerRecord): string[] {
   return args;
 }
 
+/**
+ * Sysctls Docker (20.10+) sets in a container's own network namespace: unprivileged ping and
+ * ports below 1024 for non-root processes. Namespaced, so the host is untouched.
+ */
+export const NETWORK_NAMESPACE_SYSCTLS: Readonly<Record<string, string>> = {
+  'net.ipv4.ping_group_range': '0 2147483647',
+  'net.ipv4.ip_unprivileged_port_start': '0',
+};
+
 export function buildContainerSpec(inp: SpecInputs): Spec {
   const { rec } = inp;
   const hc = rec.HostConfig;
@@ -127,6 +136,7 @@ export function buildContainerSpec(inp: SpecInputs): Spec {
     linux: {
       cgroupsPath: `berth/${rec.Id}`,
       namespaces,
+      ...(hc.NetworkMode !== 'host' ? { sysctl: { ...NETWORK_NAMESPACE_SYSCTLS } } : {}),
       resources,
       ...(inp.seccomp ? { seccomp: inp.seccomp } : {}),
       maskedPaths: hc.Privileged ? [] : DOCKER_MASKED_PATHS,

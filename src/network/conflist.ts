@@ -2,13 +2,19 @@
  * A network definition → the CNI network configuration list that the standard plugins run from.
  * Pure, so the exact JSON each plugin gets is unit-tested. The chain, in Podman's order:
  *
- *   bridge    veth pair into the network's bridge; gateway address and masquerading for the subnet;
- *             IPAM delegated to host-local, whose per-network lock makes concurrent ADDs safe
+ *   bridge    veth pair into the network's bridge, gateway address on the bridge; IPAM delegated
+ *             to host-local, whose per-network lock makes concurrent ADDs safe
  *   portmap   DNAT for published ports (runtimeConfig.portMappings); `snat` also masquerades
  *             hairpin and localhost traffic, so 127.0.0.1:<port> and other containers reach them
  *   firewall  ACCEPT rules for the container in FORWARD (needed on hosts whose FORWARD policy is
  *             DROP) and ingressPolicy "same-bridge": other bridges cannot reach this one
- *   tuning    Docker's per-namespace sysctls: unprivileged ping and ports below 1024 inside
+ *
+ * Masquerading is per network, as Docker and netavark do it: one rule for the subnet, added with
+ * the network's first container (host-net.ts), not the bridge plugin's `ipMasq`, whose chain per
+ * container cost four iptables runs on every ADD and DEL, and whose DEL finds the container's
+ * address through the interface in its namespace, so it left the chain behind whenever the
+ * namespace went first. Docker's per-namespace sysctls (unprivileged ping and ports below 1024)
+ * are in the container's OCI spec (engine/spec.ts), not a `tuning` plugin run per container.
  *
  * Internal networks have no gateway on the host, no masquerading and no default route; with no
  * way in from the host, publishing ports on them is meaningless and portmap is left out.
@@ -31,15 +37,6 @@ export interface NetConfList {
 }
 
 /**
- * Sysctls Docker sets in every container's network namespace (since 20.10). Values are spelled as
- * the kernel prints them (a tab in ping_group_range), because tuning's CHECK compares the strings.
- */
-export const CONTAINER_SYSCTLS: Readonly<Record<string, string>> = {
-  'net.ipv4.ping_group_range': '0\t2147483647',
-  'net.ipv4.ip_unprivileged_port_start': '0',
-};
-
-/**
  * `withPortmap: false` leaves portmap out for a container that publishes nothing: its ADD would be
  * a no-op, but its DEL always sweeps the NAT chains (hundreds of ms of iptables). The list is cached
  * with the result, so DEL runs exactly the plugins ADD ran.
@@ -50,7 +47,7 @@ export function buildConfList(net: NetworkRecord, ipamDataDir: string, withPortm
     type: 'bridge',
     bridge: net.bridge,
     isGateway: routed,
-    ipMasq: routed,
+    ipMasq: false,
     hairpinMode: true,
     ipam: {
       type: 'host-local',
@@ -62,7 +59,6 @@ export function buildConfList(net: NetworkRecord, ipamDataDir: string, withPortm
   const plugins: PluginConf[] = [bridge];
   if (routed && withPortmap) plugins.push({ type: 'portmap', capabilities: { portMappings: true }, snat: true });
   plugins.push({ type: 'firewall', backend: 'iptables', ingressPolicy: 'same-bridge' });
-  plugins.push({ type: 'tuning', sysctl: { ...CONTAINER_SYSCTLS } });
   return { cniVersion: CNI_VERSION, name: net.name, plugins };
 }
 

@@ -3,17 +3,19 @@
  * for the next container), the per-bridge isolation rules of the firewall plugin (its DEL leaves
  * them, it cannot know whether the bridge is still in use), veths whose namespace is pinned
  * elsewhere, and masquerading chains whose container namespace vanished before DEL (the bridge
- * plugin finds those through the interface inside the namespace). iproute2 and iptables do the work;
- * berth only decides what is stale.
+ * plugin finds those through the interface inside the namespace; from containers attached before
+ * masquerading became per network). Also the one thing berth adds itself: a network's
+ * masquerading rule. iproute2 and iptables do the work; berth only decides what is stale.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { SystemError } from '../common/errors.ts';
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-function run(cmd: string, args: string[]): { ok: boolean; out: string } {
+function run(cmd: string, args: string[]): { ok: boolean; out: string; err: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { PATH } });
-  return { ok: r.status === 0, out: r.stdout ?? '' };
+  return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? r.error?.message ?? '').trim() };
 }
 
 export function linkExists(name: string): boolean {
@@ -50,6 +52,46 @@ function listRules(table: string, chain: string): string[][] {
 function deleteRule(table: string, rule: string[]): void {
   run('iptables', ['-w', '-t', table, '-D', ...rule.slice(1)]);
 }
+
+const masqueradeComment = (bridge: string) => `berth masquerade ${bridge}`;
+
+/** Docker's rule: traffic from the network's subnet that leaves by any other interface is masqueraded. */
+export function masqueradeRule(bridge: string, subnet: string): string[] {
+  return ['POSTROUTING', '-s', subnet, '!', '-o', bridge, '-m', 'comment', '--comment', masqueradeComment(bridge), '-j', 'MASQUERADE'];
+}
+
+/**
+ * Adds a network's masquerading rule unless it is there (one `iptables -C` when it is). Two
+ * first containers racing may both add it; a duplicate is harmless and `removeMasquerade`
+ * removes every copy.
+ */
+export function ensureMasquerade(bridge: string, subnet: string): void {
+  const rule = masqueradeRule(bridge, subnet);
+  if (run('iptables', ['-w', '-t', 'nat', '-C', ...rule]).ok) return;
+  const r = run('iptables', ['-w', '-t', 'nat', '-A', ...rule]);
+  if (!r.ok) throw new SystemError(`cannot add the masquerading rule of bridge ${bridge}: ${r.err.split('\n')[0] || 'iptables failed'}`);
+}
+
+/** Removes a network's masquerading rule(s), found by their comment. */
+export function removeMasquerade(bridge: string): number {
+  let n = 0;
+  for (const rule of listRules('nat', 'POSTROUTING')) {
+    const c = rule.indexOf('--comment');
+    if (c >= 0 && rule[c + 1] === masqueradeComment(bridge)) {
+      deleteRule('nat', rule);
+      n++;
+    }
+  }
+  return n;
+}
+
+/** The per-network rules berth keeps itself; unit tests pass a fake instead of touching iptables. */
+export interface HostRules {
+  ensureMasquerade(bridge: string, subnet: string): void;
+  removeMasquerade(bridge: string): number;
+}
+
+export const iptablesHostRules: HostRules = { ensureMasquerade, removeMasquerade };
 
 /** Removes the firewall plugin's isolation rules for one bridge (after the bridge is gone). */
 export function removeIsolationRules(bridge: string): number {

@@ -11,7 +11,9 @@
  *   await nets.sweep((id) => engine.exists(id)); // system prune
  */
 import type { Subnet } from './ipnet.ts';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { withFlock } from '../store/lock.ts';
 import { getSys, type Sys } from '../sys/index.ts';
 import { attach, detach, toAttachment } from './attach.ts';
 import { readCache } from './cni/cache.ts';
@@ -19,8 +21,10 @@ import { DEFAULT_PLUGIN_DIRS } from './cni/exec.ts';
 import { checkListState } from './cni/runtime.ts';
 import { connect, disconnect, findContainer } from './connect.ts';
 import { DEFAULT_OPTIONS, type CreateRequest, type NetworkOptions } from './definitions.ts';
-import { NetworkLayout, runDirFor } from './layout.ts';
-import { createNetwork, inspectNetwork, listAll, pruneNetworks, removeNetwork, type NetworkInspect } from './networks.ts';
+import { iptablesHostRules, type HostRules } from './host-net.ts';
+import { DEFAULT_RUN_DIR, NetworkLayout, runDirFor } from './layout.ts';
+import { createNetwork, inspectNetwork, listAll, pruneNetworks, removeNetwork, resetNetworks, type NetworkInspect } from './networks.ts';
+import { releaseRunDir } from './netns.ts';
 import { readRecord, withStateLock, type NetContext } from './state.ts';
 import { sweep, type IsAlive } from './sweep.ts';
 import type { AttachRequest, Attachment, NetworkRecord, SweepReport } from './types.ts';
@@ -37,6 +41,8 @@ export interface ManagerOptions extends Partial<NetworkOptions> {
   hostHosts?: string;
   /** The host's routes (default: /proc/net/route); unit tests pass a fixed list. */
   hostRoutes?: () => Subnet[];
+  /** Per-network host rules (default: iptables). */
+  hostRules?: HostRules;
 }
 
 /** When the host's resolv.conf only points at systemd-resolved's stub, use the upstream list it keeps. */
@@ -64,14 +70,23 @@ export class NetworkManager {
       pool: opts.pool ?? DEFAULT_OPTIONS.pool,
       bridgePrefix: opts.bridgePrefix ?? DEFAULT_OPTIONS.bridgePrefix,
     };
+    const sys = opts.sys ?? (await getSys());
+    // host-wide (every engine root shares the host's iptables); /run is a tmpfs
+    const iptablesLock = path.join(path.dirname(DEFAULT_RUN_DIR), 'iptables.lock');
+    mkdirSync(path.dirname(iptablesLock), { recursive: true, mode: 0o700 });
     return new NetworkManager({
       layout: new NetworkLayout(root, opts.runDir ?? runDirFor(root)),
       options,
-      sys: opts.sys ?? (await getSys()),
-      exec: { pluginDirs: opts.pluginDirs ?? DEFAULT_PLUGIN_DIRS, timeoutMs: opts.pluginTimeoutMs ?? 60_000 },
+      sys,
+      exec: {
+        pluginDirs: opts.pluginDirs ?? DEFAULT_PLUGIN_DIRS,
+        timeoutMs: opts.pluginTimeoutMs ?? 60_000,
+        serialize: (fn) => withFlock(sys, iptablesLock, 'exclusive', fn),
+      },
       hostResolvConf: opts.hostResolvConf ?? hostResolvConfPath(),
       hostHosts: opts.hostHosts ?? '/etc/hosts',
       ...(opts.hostRoutes ? { hostRoutes: opts.hostRoutes } : {}),
+      hostRules: opts.hostRules ?? iptablesHostRules,
     });
   }
 
@@ -91,6 +106,12 @@ export class NetworkManager {
   }
   prune(): Promise<string[]> {
     return pruneNetworks(this.ctx);
+  }
+  /** Removes every network from the host, the default one included, and unpins the run dir (`system reset`). */
+  async reset(): Promise<string[]> {
+    const names = await resetNetworks(this.ctx);
+    releaseRunDir(this.ctx.sys, this.ctx.layout.runDir);
+    return names;
   }
 
   // --- containers -------------------------------------------------------------------------------

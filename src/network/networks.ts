@@ -97,10 +97,11 @@ function writeRetired(ctx: NetContext, list: Retired[]): void {
   writeJsonAtomic(ctx.layout.retiredFile, list);
 }
 
-/** Host-side leftovers of a removed network: bridge, isolation rules, host-local's data. */
+/** Host-side leftovers of a removed network: bridge, isolation and masquerading rules, host-local's data. */
 export function cleanupNetworkHost(ctx: NetContext, net: Retired): void {
   deleteLink(net.bridge);
   removeIsolationRules(net.bridge);
+  ctx.hostRules.removeMasquerade(net.bridge);
   rmSync(path.join(ctx.layout.ipamDir, net.name), { recursive: true, force: true });
 }
 
@@ -141,5 +142,21 @@ export async function pruneNetworks(ctx: NetContext): Promise<string[]> {
     return out;
   });
   await cleanupRetired(ctx, gone.map((n) => n.name));
+  return gone.map((n) => n.name);
+}
+
+/**
+ * `system reset`: every network of this root leaves the host, the default one included (its
+ * bridge, isolation and masquerading rules, IPAM data); refused while any container is attached.
+ */
+export async function resetNetworks(ctx: NetContext): Promise<string[]> {
+  const gone = await withStateLock(ctx, () => {
+    const users = listRecords(ctx);
+    if (users.length) throw new BadStateError(`${users.length} container(s) still have networking; remove them first`);
+    const all = listNetworks(ctx.layout);
+    retire(ctx, all);
+    return all;
+  });
+  await cleanupRetired(ctx);
   return gone.map((n) => n.name);
 }

@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { withFlock } from '../store/lock.ts';
 import { writeJsonAtomic } from '../store/atomic.ts';
 import type { Sys } from '../sys/index.ts';
+import type { HostRules } from './host-net.ts';
 import type { ExecOptions } from './cni/exec.ts';
 import type { NetworkOptions } from './definitions.ts';
 import type { NetworkLayout } from './layout.ts';
@@ -26,6 +27,8 @@ export interface NetContext {
   hostHosts: string;
   /** The host's IPv4 routes, that automatic subnets keep off (a fixed list in unit tests). */
   hostRoutes?: () => Subnet[];
+  /** Per-network host rules (masquerading): iptables, or a fake in unit tests. */
+  hostRules: HostRules;
 }
 
 export function withStateLock<T>(ctx: NetContext, fn: () => Promise<T> | T): Promise<T> {

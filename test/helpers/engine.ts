@@ -41,6 +41,8 @@ export function engineRoot(name: string, opts: { network?: string } = {}): Engin
       const ids = berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
       if (ids.length) berth(['rm', '-f', ...ids]);
       berth(['system', 'prune', '-f']);
+      // the root's networks leave the host too (the default one's bridge and rules included)
+      berth(['system', 'reset', '-f']);
       for (const id of ids) {
         for (const h of readdirSync('/sys/fs/cgroup')) {
           const p = path.join('/sys/fs/cgroup', h, 'berth', id);

@@ -56,7 +56,19 @@ export interface ExecOptions {
   pluginDirs: readonly string[];
   /** Per-plugin time limit; a hung plugin must not hang `berth run` forever. */
   timeoutMs: number;
+  /**
+   * Runs the plugins that edit the host's iptables one at a time, host-wide (see
+   * `IPTABLES_PLUGINS`); without it they run as called.
+   */
+  serialize?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
+
+/**
+ * Plugins whose iptables edits must not overlap: run concurrently (20 containers removed at
+ * once), the firewall plugin's DELs lost rules (it ignores a failed delete), leaving a container's
+ * FORWARD rules behind for good.
+ */
+export const IPTABLES_PLUGINS: ReadonlySet<string> = new Set(['firewall', 'portmap']);
 
 export function findPlugin(type: string, dirs: readonly string[]): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(type)) throw new InvalidConfigError(`invalid CNI plugin type "${type}"`);

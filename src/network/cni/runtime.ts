@@ -6,7 +6,7 @@
  */
 import { InvalidConfigError } from '../../common/errors.ts';
 import type { NetConfList, PluginConf } from '../conflist.ts';
-import { CNI_ERR, CniError, execPlugin, type CniCommand, type ExecOptions } from './exec.ts';
+import { CNI_ERR, CniError, execPlugin, IPTABLES_PLUGINS, type CniCommand, type ExecOptions } from './exec.ts';
 
 /** A CNI 1.0 result, the parts berth reads. */
 export interface CniResult {
@@ -38,11 +38,13 @@ export function pluginStdin(list: NetConfList, plugin: PluginConf, rt: RuntimeCo
 }
 
 function invoke(command: CniCommand, list: NetConfList, plugin: PluginConf, rt: RuntimeConf, prev: CniResult | undefined, opts: ExecOptions) {
-  return execPlugin(
-    plugin.type,
-    { command, containerId: rt.containerId, netns: rt.netns, ifName: rt.ifName, args: rt.args ?? [], config: pluginStdin(list, plugin, rt, prev) },
-    opts,
-  );
+  const run = () =>
+    execPlugin(
+      plugin.type,
+      { command, containerId: rt.containerId, netns: rt.netns, ifName: rt.ifName, args: rt.args ?? [], config: pluginStdin(list, plugin, rt, prev) },
+      opts,
+    );
+  return opts.serialize && IPTABLES_PLUGINS.has(plugin.type) ? opts.serialize(run) : run();
 }
 
 function asResult(plugin: string, value: unknown): CniResult {

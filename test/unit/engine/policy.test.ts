@@ -118,6 +118,18 @@ describe('the container spec', () => {
     assert.deepEqual(dst.options, ['rbind', 'ro', 'rprivate']);
     assert.ok(spec.mounts!.some((m) => m.destination === '/etc/hosts' && m.source === '/h'));
   });
+  it("sets Docker's network-namespace sysctls in its own namespace, never with the host's", () => {
+    assert.deepEqual(spec.linux!.sysctl, { 'net.ipv4.ping_group_range': '0 2147483647', 'net.ipv4.ip_unprivileged_port_start': '0' });
+    const host = buildContainerSpec({
+      rec: { ...rec, HostConfig: { ...rec.HostConfig, NetworkMode: 'host' } },
+      rootfs: '/r',
+      user: { uid: 0, gid: 0, additionalGids: [], home: '/root' },
+      capabilities: [...DEFAULT_CAPABILITIES],
+      seccomp: { defaultAction: 'SCMP_ACT_ERRNO' },
+      files: { hosts: '/h', hostname: '/hn', resolvConf: '/rc' },
+    });
+    assert.equal(host.linux!.sysctl, undefined);
+  });
 });
 
 describe('generated files', () => {

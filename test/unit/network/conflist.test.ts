@@ -23,19 +23,19 @@ const net = (over: Partial<NetworkRecord> = {}): NetworkRecord => ({
   ...over,
 });
 
-test('a routed network: bridge + host-local, portmap with the capability, firewall isolation, tuning', () => {
+test('a routed network: bridge + host-local (masquerading is per network, not per container), portmap with the capability, firewall isolation', () => {
   const c = buildConfList(net(), '/var/lib/berth/network-state/ipam');
   assert.equal(c.cniVersion, CNI_VERSION);
   assert.equal(c.name, 'app');
   assert.deepEqual(
     c.plugins.map((p) => p.type),
-    ['bridge', 'portmap', 'firewall', 'tuning'],
+    ['bridge', 'portmap', 'firewall'],
   );
   assert.deepEqual(c.plugins[0], {
     type: 'bridge',
     bridge: 'berth1',
     isGateway: true,
-    ipMasq: true,
+    ipMasq: false,
     hairpinMode: true,
     ipam: {
       type: 'host-local',
@@ -46,13 +46,12 @@ test('a routed network: bridge + host-local, portmap with the capability, firewa
   });
   assert.deepEqual(c.plugins[1], { type: 'portmap', capabilities: { portMappings: true }, snat: true });
   assert.deepEqual(c.plugins[2], { type: 'firewall', backend: 'iptables', ingressPolicy: 'same-bridge' });
-  assert.equal((c.plugins[3]!.sysctl as Record<string, string>)['net.ipv4.ping_group_range'], '0\t2147483647');
 });
 
 test('no portmap for a container that publishes nothing', () => {
   assert.deepEqual(
     buildConfList(net(), '/d', false).plugins.map((p) => p.type),
-    ['bridge', 'firewall', 'tuning'],
+    ['bridge', 'firewall'],
   );
 });
 

@@ -22,6 +22,7 @@ let fake: FakeCni;
 let m: NetworkManager;
 let root: string;
 let sys: FakeSys;
+let rules: string[];
 
 beforeEach(async () => {
   fake = makeFakeCni();
@@ -30,7 +31,12 @@ beforeEach(async () => {
   writeFileSync(path.join(root, 'host-resolv.conf'), 'search lab.test\nnameserver 127.0.0.53\nnameserver 192.0.2.53\n');
   writeFileSync(path.join(root, 'host-hosts'), '127.0.0.1 localhost\n192.0.2.10 buildhost\n');
   sys = new FakeSys();
+  rules = [];
   m = await NetworkManager.open(path.join(root, 'engine'), {
+    hostRules: {
+      ensureMasquerade: (bridge, subnet) => void rules.push(`+${bridge} ${subnet}`),
+      removeMasquerade: (bridge) => rules.push(`-${bridge}`),
+    },
     hostRoutes: () => [], // this machine's own routes must not steer the unit test's subnets
     runDir: path.join(root, 'run'),
     pluginDirs: [fake.dir],
@@ -55,7 +61,8 @@ test('attach to the default network: namespace, lo, the chain, the cache and the
   assert.equal(a.netnsPath, path.join(root, 'run', 'c1aaaaaaaaaaaaaaaa'));
   assert.ok(sys.calls.some((c) => c.op === 'unshare') && sys.calls.some((c) => c.op === 'setns'));
   assert.ok(sys.calls.some((c) => c.op === 'mount' && c.args[1] === a.netnsPath));
-  assert.deepEqual(types(0, 'ADD').sort(), ['bridge', 'firewall', 'loopback', 'portmap', 'tuning']);
+  assert.deepEqual(types(0, 'ADD').sort(), ['bridge', 'firewall', 'loopback', 'portmap']);
+  assert.deepEqual(rules, ['+bzu0 10.87.0.0/16'], "the network's masquerading rule, before the first ADD");
   assert.deepEqual(a.ports, [{ hostIP: '127.0.0.1', hostPort: 18080, containerPort: 8080, protocol: 'tcp' }]);
   assert.equal(a.interfaces[0]!.name, 'eth0');
   assert.equal(a.interfaces[0]!.network, 'berth');
@@ -76,7 +83,7 @@ test('detach runs DEL in reverse from the cache and forgets everything', async (
   const a = await m.attach('c2', { name: 'x', ports: parsePublishList(['18081:80']) });
   const from = fake.log().length;
   await m.detach('c2');
-  assert.deepEqual(types(from), ['tuning', 'firewall', 'portmap', 'bridge']);
+  assert.deepEqual(types(from), ['firewall', 'portmap', 'bridge']);
   const del = fake.log().slice(from)[0]!;
   assert.deepEqual((del.stdin.prevResult as { ips: unknown }).ips, readCacheless(a.interfaces[0]!.addresses[0]!));
   assert.ok(!existsSync(a.netnsPath!));
@@ -109,6 +116,8 @@ test('peers on a user-defined network see each other by name and alias, kept cur
   await m.detach('cccc');
   await m.remove('app');
   assert.deepEqual((await m.list()).map((n) => n.name), ['berth']);
+  const appBridge = rules.find((r) => r.startsWith('+') && r.endsWith(' 10.99.1.0/24'))!.slice(1).split(' ')[0]!;
+  assert.ok(rules.includes(`-${appBridge}`), "removing the network removes its masquerading rule");
 });
 
 test('none, host and container modes', async () => {
@@ -154,7 +163,7 @@ test('a failing plugin rolls the attach back completely', async () => {
   writeFileSync(path.join(fake.dir, 'firewall'), `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] && { echo '{"code":5,"msg":"iptables exploded"}'; exit 1; }\nexit 0\n`);
   const from = fake.log().length;
   await assert.rejects(m.attach('ffff', { name: 'f', network: 'app' }), /CNI plugin firewall failed \(ADD\): iptables exploded/);
-  assert.deepEqual(types(from, 'DEL'), ['tuning', 'bridge']); // firewall is the shell stub: not logged
+  assert.deepEqual(types(from, 'DEL'), ['bridge']); // firewall is the shell stub: not logged
   assert.equal(readRecord(m.ctx, 'ffff'), undefined);
   assert.equal(readCache(m.ctx.layout, 'ffff', 'app'), undefined);
   assert.ok(!existsSync(path.join(root, 'run', 'ffff')));

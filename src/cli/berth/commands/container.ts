@@ -4,6 +4,7 @@
  * Thin: flags in, one library call, output out.
  */
 import { Command, Option } from 'commander';
+import { InvalidArgumentError } from '../../../common/errors.ts';
 import type { Engine } from '../../../engine/engine.ts';
 import type { CreateOptions, MountSpec } from '../../../engine/options.ts';
 import { collect, expandEnv, parseCpus, parseInteger, parseLabels, parseMount, parseSize, parseSwap, parseTmpfs, parseUlimit, parseVolume, readEnvFile } from '../flags.ts';
@@ -565,6 +566,24 @@ export function registerVolumeCommands(program: Command): void {
       if (n) out(`Cleaned up after crashed processes: ${n} item(s)\n`);
       const { humanSize } = await import('../../../image/format.ts');
       out(`\nTotal reclaimed space: ${humanSize(images.reclaimed)}\n`);
+    });
+  system
+    .command('reset')
+    .description('remove every container, image, volume and network of this root, the default network too (as podman system reset)')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (o: { force?: boolean }, cmd: Command) => {
+      if (!o.force) throw new InvalidArgumentError('system reset removes everything under this root: confirm with --force');
+      const engine = await engineOf(cmd);
+      const { removeContainer } = await import('../../../engine/lifecycle.ts');
+      const { pruneImages } = await import('../../../image/remove.ts');
+      const { pruneVolumes } = await import('../../../engine/volumes.ts');
+      for (const rec of engine.records.list()) await removeContainer(engine, rec, { force: true, volumes: true });
+      const net = await engine.network();
+      await net.sweep(() => false);
+      const networks = await net.reset();
+      const images = await pruneImages(await engine.store(), { all: true });
+      const volumes = pruneVolumes(engine, true);
+      out(`Removed: ${images.deleted.length} image layer(s) and config(s), ${volumes.length} volume(s), networks ${networks.join(', ') || '(none)'}\n`);
     });
 }
 
