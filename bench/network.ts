@@ -20,6 +20,7 @@ import { parsePublishList } from '../src/network/ports.ts';
 import { getSys } from '../src/sys/index.ts';
 import { MNT } from '../src/sys/types.ts';
 import { BERTH, busyboxRootfs, tempDir } from '../test/helpers/fixtures.ts';
+import { engineRoot } from '../test/helpers/engine.ts';
 import { fmt, machine, median, printTable, timeCmd } from './lib.ts';
 
 const RUNS = Number(process.argv[2] ?? 10);
@@ -63,46 +64,42 @@ async function latency(): Promise<void> {
   console.log(`bridge adds ${fmt(median(t.bridge) - median(t.none))} over none (median)\n`);
 }
 
+/** `run --rm busybox true`, bridge vs none, berth and podman, the four interleaved in every round. */
 async function engineLatency(): Promise<void> {
-  const probe = spawnSync(BERTH, ['run', '--rm', '--network', 'bridge', 'busybox', 'true'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    console.log(`berth run --network bridge: not measured (${probe.stderr.trim().split('\n')[0] ?? 'engine refused'})\n`);
-  } else {
-    const t = { none: [] as number[], bridge: [] as number[] };
-    for (let i = 0; i < RUNS; i++) {
-      t.none.push(timeCmd(BERTH, ['run', '--rm', '--network', 'none', 'busybox', 'true']).ms);
-      t.bridge.push(timeCmd(BERTH, ['run', '--rm', 'busybox', 'true']).ms);
-    }
-    console.log('berth run --rm busybox true');
-    printTable([['', 'median', 'min', 'max'], row('--network none', t.none), row('default bridge', t.bridge)]);
-    console.log('');
-  }
-  // podman, private store, the same rootfs
+  // berth: a private root with the busybox image and the bridge network as its default, as Docker's
+  const e = engineRoot('bench-net', { network: 'bridge' });
+  // podman: private store, the same rootfs; the settings of bench/engine.ts (this machine's hard
+  // nofile limit is below podman's default)
   const pdir = tempDir('bench-net-podman');
   const conf = path.join(pdir, 'containers.conf');
-  // the same settings as bench/engine.ts (this machine's hard nofile limit is below podman's default)
   writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
   const penv = { ...process.env, CONTAINERS_CONF: conf };
   const podman = ['--root', path.join(pdir, 'store'), '--runroot', path.join(pdir, 'run'), '--runtime', 'runc'];
   try {
     const tar = spawnSync('tar', ['-C', busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
     spawnSync('podman', [...podman, 'import', '-', 'localhost/busybox'], { input: tar.stdout, env: penv });
-    const t = { none: [] as number[], bridge: [] as number[] };
+    const runs: Record<string, () => { ms: number; status: number | null }> = {
+      'berth --network none': () => timeCmd(BERTH, ['--root', e.root, 'run', '--rm', '--network', 'none', 'busybox', 'true']),
+      'berth default bridge': () => timeCmd(BERTH, ['--root', e.root, 'run', '--rm', 'busybox', 'true']),
+      'podman --network none': () => timeCmd('podman', [...podman, 'run', '--rm', '--network', 'none', 'localhost/busybox', 'true'], { env: penv }),
+      'podman default bridge': () => timeCmd('podman', [...podman, 'run', '--rm', 'localhost/busybox', 'true'], { env: penv }),
+    };
+    const names = Object.keys(runs);
+    const t: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     for (let i = -1; i < RUNS; i++) {
-      const n = timeCmd('podman', [...podman, 'run', '--rm', '--network', 'none', 'localhost/busybox', 'true'], { env: penv });
-      const b = timeCmd('podman', [...podman, 'run', '--rm', 'localhost/busybox', 'true'], { env: penv });
-      if (i < 0) continue;
-      if (n.status === 0) t.none.push(n.ms);
-      if (b.status === 0) t.bridge.push(b.ms);
+      for (const n of names) {
+        const r = runs[n]!();
+        if (r.status !== 0) throw new Error(`${n}: exit ${r.status}`);
+        if (i >= 0) t[n]!.push(r.ms); // round -1 warms up: the first bridged runs create bridges and rules
+      }
     }
-    console.log('podman run --rm busybox true (runc, netavark)');
-    const rows = [['', 'median', 'min', 'max']];
-    if (t.none.length) rows.push(row('--network none', t.none));
-    if (t.bridge.length) rows.push(row('default bridge (podman)', t.bridge));
-    printTable(rows);
-    if (t.none.length && t.bridge.length) console.log(`bridge adds ${fmt(median(t.bridge) - median(t.none))} over none (median)`);
-    console.log('');
+    console.log('run --rm busybox true (podman with runc and netavark), interleaved');
+    printTable([['', 'median', 'min', 'max'], ...names.map((n) => row(n, t[n]!))]);
+    const berthAdds = median(t['berth default bridge']!) - median(t['berth --network none']!);
+    const podmanAdds = median(t['podman default bridge']!) - median(t['podman --network none']!);
+    console.log(`bridge adds ${fmt(berthAdds)} to berth's start, ${fmt(podmanAdds)} to podman's: ratio ${(berthAdds / podmanAdds).toFixed(2)} (${berthAdds < podmanAdds ? 'berth adds less' : 'berth adds more'})\n`);
   } finally {
+    e.teardown();
     spawnSync('podman', [...podman, 'rm', '-af'], { env: penv });
     spawnSync('podman', [...podman, 'system', 'reset', '-f'], { env: penv });
     rmSync(pdir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BadStateError, InvalidArgumentError } from '../common/errors.ts';
+import type { Attachment } from '../network/types.ts';
 import type { Seccomp } from '../oci/runtime-spec.ts';
 import { RuntimeContext } from '../runtime/context.ts';
 import { helperPath } from '../runtime/helper-process.ts';
@@ -152,6 +153,20 @@ export class Engine {
 
   /** Everything the runtime needs to start `rec`: spec, overlay and the files it binds. */
   async startInputs(rec: ContainerRecord) {
+    // the CNI plugins run as child processes: the root filesystem, user and seccomp work below
+    // proceeds meanwhile, so a bridge network costs a start only what those do not cover
+    const attaching = Engine.usesCni(rec) ? this.attachNetwork(rec) : undefined;
+    attaching?.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+    try {
+      return await this.specInputs(rec, attaching);
+    } catch (err) {
+      // a start that fails gives back what it took: the address, the veth, the published ports
+      if (attaching) await attaching.then(() => this.detachNetwork(rec)).catch(() => {});
+      throw err;
+    }
+  }
+
+  private async specInputs(rec: ContainerRecord, attaching: Promise<Attachment> | undefined) {
     const prepared = await this.prepared(rec);
     const dir = this.layout.container(rec.Id);
     const user = resolveUser(rec.Config.User, readRootfsFile(prepared, '/etc/passwd'), readRootfsFile(prepared, '/etc/group'));
@@ -159,12 +174,6 @@ export class Engine {
     const { defaultSeccompProfile } = await import('../seccomp/default-profile.ts');
     const seccomp = this.seccompFor(rec, caps, (c) => defaultSeccompProfile(c));
     let files = writeContainerFiles(dir, rec.Config.Hostname);
-    let netnsPath: string | undefined;
-    if (Engine.usesCni(rec)) {
-      const a = await this.attachNetwork(rec);
-      files = { hosts: a.hostsFile, hostname: a.hostnameFile, resolvConf: a.resolvConf };
-      netnsPath = a.netnsPath ?? undefined;
-    }
     let initPath: string | undefined;
     if (rec.HostConfig.Init) {
       initPath = path.join(dir, 'init');
@@ -175,6 +184,12 @@ export class Engine {
     if (rec.Mounts.some((m) => m.Type === 'volume')) {
       const { createVolume } = await import('./volumes.ts');
       for (const m of rec.Mounts) if (m.Type === 'volume' && m.Name) createVolume(this, m.Name);
+    }
+    let netnsPath: string | undefined;
+    if (attaching) {
+      const a = await attaching;
+      files = { hosts: a.hostsFile, hostname: a.hostnameFile, resolvConf: a.resolvConf };
+      netnsPath = a.netnsPath ?? undefined;
     }
     const spec = buildContainerSpec({ rec, rootfs, user, capabilities: caps, seccomp, files, initPath, ...(netnsPath ? { netnsPath } : {}) });
     const overlay = prepared.driver === 'overlay' ? { lowerdirs: prepared.lowerdirs, upper: prepared.upper, work: prepared.work } : undefined;
@@ -193,8 +208,7 @@ export class Engine {
 
   /** Removes every trace of a container: runtime, rootfs lease and upper dir, logs, name. */
   async destroy(rec: ContainerRecord, opts: { volumes?: boolean } = {}): Promise<void> {
-    await this.releaseRuntime(rec.Id);
-    await this.detachNetwork(rec);
+    await Promise.all([this.releaseRuntime(rec.Id), this.detachNetwork(rec)]); // independent: the process is gone
     const rm = await this.rootfsManager();
     await rm.remove(rec.Id);
     if (opts.volumes) for (const m of rec.Mounts) if (m.Type === 'volume' && m.Name && /^[a-f0-9]{64}$/.test(m.Name)) rmSync(this.layout.volume(m.Name), { recursive: true, force: true });
