@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BadStateError, InvalidArgumentError } from '../common/errors.ts';
-import type { Attachment } from '../network/types.ts';
+import type { EarlyAttachment } from '../network/attach.ts';
 import type { Seccomp } from '../oci/runtime-spec.ts';
 import { RuntimeContext } from '../runtime/context.ts';
 import { helperPath } from '../runtime/helper-process.ts';
@@ -75,14 +75,17 @@ export class Engine {
     return rec.HostConfig.NetworkMode !== 'host' && rec.HostConfig.NetworkMode !== 'none';
   }
 
-  /** Connects a container to its networks for this start; the files and namespace to give it. */
-  async attachNetwork(rec: ContainerRecord) {
+  /**
+   * Connects a container to its networks for this start: resolves with the namespace and files to
+   * give it once the namespace is pinned; `finished` settles when the plugins are done.
+   */
+  async attachNetwork(rec: ContainerRecord): Promise<EarlyAttachment> {
     const net = await this.network();
     const { parsePublishList, publishAll } = await import('../network/ports.ts');
     const req = rec.NetworkRequest ?? { aliases: [], publish: [] };
     const explicit = parsePublishList(req.publish);
     const ports = rec.HostConfig.PublishAllPorts ? [...explicit, ...publishAll(rec.Config.ExposedPorts ?? undefined, explicit)] : explicit;
-    const attachment = await net.attach(rec.Id, {
+    const early = await net.attachEarly(rec.Id, {
       name: rec.Name.replace(/^\//, ''),
       hostname: rec.Config.Hostname,
       network: rec.HostConfig.NetworkMode,
@@ -94,8 +97,12 @@ export class Engine {
       dnsOptions: rec.HostConfig.DnsOptions ?? [],
       extraHosts: rec.HostConfig.ExtraHosts ?? [],
     });
-    for (const w of attachment.warnings) process.stderr.write(`WARNING: ${w}\n`);
-    return attachment;
+    const finished = early.finished.then((a) => {
+      for (const w of a.warnings) process.stderr.write(`WARNING: ${w}\n`);
+      return a;
+    });
+    finished.catch(() => {}); // observed by the start; never an unhandled rejection meanwhile
+    return { ...early, finished };
   }
 
   /** Releases a container's addresses, veths and port mappings; idempotent, works after a crash. */
@@ -161,12 +168,12 @@ export class Engine {
       return await this.specInputs(rec, attaching);
     } catch (err) {
       // a start that fails gives back what it took: the address, the veth, the published ports
-      if (attaching) await attaching.then(() => this.detachNetwork(rec)).catch(() => {});
+      if (attaching) await attaching.then((a) => a.finished).then(() => this.detachNetwork(rec), () => {});
       throw err;
     }
   }
 
-  private async specInputs(rec: ContainerRecord, attaching: Promise<Attachment> | undefined) {
+  private async specInputs(rec: ContainerRecord, attaching: Promise<EarlyAttachment> | undefined) {
     const prepared = await this.prepared(rec);
     const dir = this.layout.container(rec.Id);
     const user = resolveUser(rec.Config.User, readRootfsFile(prepared, '/etc/passwd'), readRootfsFile(prepared, '/etc/group'));
@@ -186,14 +193,16 @@ export class Engine {
       for (const m of rec.Mounts) if (m.Type === 'volume' && m.Name) createVolume(this, m.Name);
     }
     let netnsPath: string | undefined;
+    let networkReady: Promise<unknown> | undefined;
     if (attaching) {
       const a = await attaching;
-      files = { hosts: a.hostsFile, hostname: a.hostnameFile, resolvConf: a.resolvConf };
+      files = { hosts: a.files.hostsFile, hostname: a.files.hostnameFile, resolvConf: a.files.resolvConf };
       netnsPath = a.netnsPath ?? undefined;
+      networkReady = a.finished;
     }
     const spec = buildContainerSpec({ rec, rootfs, user, capabilities: caps, seccomp, files, initPath, ...(netnsPath ? { netnsPath } : {}) });
     const overlay = prepared.driver === 'overlay' ? { lowerdirs: prepared.lowerdirs, upper: prepared.upper, work: prepared.work } : undefined;
-    return { spec, overlay, dir };
+    return { spec, overlay, dir, networkReady };
   }
 
   /** Forget the runtime side of a container that has ended: cgroup, runtime state. */

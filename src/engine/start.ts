@@ -38,7 +38,8 @@ export async function startContainer(engine: Engine, rec: ContainerRecord, io: S
   if (rec.HostConfig.Isolation === 'vm') return (await import('./vm-start.ts')).startVmContainer(engine, rec, io);
   await engine.releaseRuntime(rec.Id); // the previous run's runtime state, if any
   rmSync(engine.layout.exit(rec.Id), { force: true });
-  const { spec, overlay, dir } = await engine.startInputs(rec);
+  // the network may still be coming up: the container is created meanwhile and goes on after
+  const { spec, overlay, dir, networkReady } = await engine.startInputs(rec);
   mark('specced');
   const cgroupsPath = spec.linux!.cgroupsPath!;
   const launched = launch(engine.runtime, rec.Id, {
@@ -59,9 +60,11 @@ export async function startContainer(engine: Engine, rec: ContainerRecord, io: S
         env: [`PATH=${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`],
       },
     },
+    ...(networkReady ? { beforeGo: networkReady } : {}),
   });
   // a start that fails gives back what it took: the address, the veth, the published ports
   const { rec: rt, session } = await launched.catch(async (err: unknown) => {
+    await networkReady?.catch(() => {}); // a detach must not race the attach's plugins
     await engine.detachNetwork(rec).catch(() => {});
     throw err;
   });

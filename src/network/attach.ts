@@ -13,7 +13,7 @@
  */
 import { AlreadyExistsError, BadStateError, InvalidArgumentError, NotFoundError } from '../common/errors.ts';
 import { addEndpoint, delEndpoint, loopbackUp } from './endpoint.ts';
-import { filePaths, peersOf, refreshHosts, removeContainerFiles, writeContainerFiles } from './container-files.ts';
+import { filePaths, peersOf, refreshHosts, removeContainerFiles, writeContainerFiles, type FilePaths } from './container-files.ts';
 import { findNetwork, listNetworks, planNetwork, writeNetwork, hostRoutes } from './definitions.ts';
 import { parseAddHost } from './files.ts';
 import { bareIp, contains, parseSubnet } from './ipnet.ts';
@@ -92,7 +92,22 @@ function baseRecord(containerId: string, req: AttachRequest, mode: NetworkMode):
   return rec;
 }
 
+/**
+ * An attach whose namespace is pinned (a container can be created in it) while its plugins may
+ * still run: `finished` settles when the interfaces, addresses and files are in place. The
+ * container must not run its process before (the engine sends *go* only then).
+ */
+export interface EarlyAttachment {
+  netnsPath: string | null;
+  files: FilePaths;
+  finished: Promise<Attachment>;
+}
+
 export async function attach(ctx: NetContext, containerId: string, req: AttachRequest): Promise<Attachment> {
+  return (await attachEarly(ctx, containerId, req)).finished;
+}
+
+export async function attachEarly(ctx: NetContext, containerId: string, req: AttachRequest): Promise<EarlyAttachment> {
   if (!validContainerId(containerId)) throw new InvalidArgumentError(`invalid container ID "${containerId}"`);
   const { mode, target } = parseMode(req.network);
   const warnings: string[] = [];
@@ -145,11 +160,27 @@ export async function attach(ctx: NetContext, containerId: string, req: AttachRe
     if (mode !== 'host') rec.netnsPath = ctx.layout.netns(containerId);
     writeRecord(ctx, rec);
   });
-  if (mode === 'container') return toAttachment(ctx, rec, warnings);
-  // 2. build
-  let lo: Promise<void> = Promise.resolve();
+  if (mode === 'container') {
+    const a = toAttachment(ctx, rec, warnings);
+    return { netnsPath: a.netnsPath, files: { hostsFile: a.hostsFile, hostnameFile: a.hostnameFile, resolvConf: a.resolvConf }, finished: Promise.resolve(a) };
+  }
+  // 2. pin the namespace: from here a container can be created in it
   try {
     if (rec.netnsPath) createNetns(ctx.sys, rec.netnsPath);
+  } catch (err) {
+    await teardown(ctx, rec).catch(() => {}); // the sweep retries whatever this leaves
+    throw err;
+  }
+  const finished = build(ctx, rec, warnings);
+  finished.catch(() => {}); // the caller's to observe; never an unhandled rejection meanwhile
+  return { netnsPath: rec.netnsPath, files: filePaths(ctx, rec.containerId), finished };
+}
+
+/** Steps 2 (the plugins) and 3 (publish) of an attach whose namespace is pinned. */
+async function build(ctx: NetContext, rec: AttachmentRecord, warnings: string[]): Promise<Attachment> {
+  const containerId = rec.containerId;
+  let lo: Promise<void> = Promise.resolve();
+  try {
     // lo and the first network touch different interfaces: bring them up concurrently
     if (rec.netnsPath) lo = loopbackUp(ctx, containerId, rec.netnsPath);
     lo.catch(() => {}); // awaited below; never an unhandled rejection meanwhile

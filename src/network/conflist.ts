@@ -7,13 +7,14 @@
  *   portmap   DNAT for published ports (runtimeConfig.portMappings); `snat` also masquerades
  *             hairpin and localhost traffic, so 127.0.0.1:<port> and other containers reach them
  *   firewall  ACCEPT rules for the container in FORWARD (needed on hosts whose FORWARD policy is
- *             DROP) and ingressPolicy "same-bridge": other bridges cannot reach this one
+ *             DROP)
  *
- * Masquerading is per network, as Docker and netavark do it: one rule for the subnet, added with
- * the network's first container (host-net.ts), not the bridge plugin's `ipMasq`, whose chain per
- * container cost four iptables runs on every ADD and DEL, and whose DEL finds the container's
- * address through the interface in its namespace, so it left the chain behind whenever the
- * namespace went first. Docker's per-namespace sysctls (unprivileged ping and ports below 1024)
+ * Masquerading and the isolation between networks are per network, as Docker and netavark keep
+ * them: added with the network's first container (host-net.ts `ensureNetworkRules`), removed with
+ * the network. Not the bridge plugin's `ipMasq`, whose chain per container cost four iptables runs
+ * on every ADD and DEL and was left behind whenever the namespace went first (its DEL finds the
+ * address through the interface inside); not the firewall plugin's `ingressPolicy`, which checks
+ * and re-adds the same per-bridge rules with nine iptables runs on every ADD. Docker's per-namespace sysctls (unprivileged ping and ports below 1024)
  * are in the container's OCI spec (engine/spec.ts), not a `tuning` plugin run per container.
  *
  * Internal networks have no gateway on the host, no masquerading and no default route; with no
@@ -58,7 +59,7 @@ export function buildConfList(net: NetworkRecord, ipamDataDir: string, withPortm
   };
   const plugins: PluginConf[] = [bridge];
   if (routed && withPortmap) plugins.push({ type: 'portmap', capabilities: { portMappings: true }, snat: true });
-  plugins.push({ type: 'firewall', backend: 'iptables', ingressPolicy: 'same-bridge' });
+  plugins.push({ type: 'firewall', backend: 'iptables' });
   return { cniVersion: CNI_VERSION, name: net.name, plugins };
 }
 

@@ -61,9 +61,9 @@ export async function addEndpoint(ctx: NetContext, net: NetworkRecord, req: Endp
     capabilityArgs: req.ports.length ? { portMappings: portMappings(req.ports) } : {},
     config: buildConfList(net, ctx.layout.ipamDir, req.ports.length > 0),
   };
-  // under the host-wide iptables lock: the network's first containers, started together, add it once
+  // under the host-wide iptables lock: the network's first containers, started together, add them once
   const serialize = ctx.exec.serialize ?? (<T>(fn: () => Promise<T>) => fn());
-  if (!net.internal) await serialize(async () => ctx.hostRules.ensureMasquerade(net.bridge, net.subnet));
+  await serialize(async () => ctx.hostRules.ensure(net.bridge, net.subnet, net.internal));
   writeCache(ctx.layout, entry); // before ADD: a crash mid-ADD still leaves DEL something to run
   const rt = { containerId: entry.containerId, netns: entry.netns, ifName: entry.ifName, args: entry.args, capabilityArgs: entry.capabilityArgs };
   const result = await withRetry(() => addList(entry.config, rt, ctx.exec));

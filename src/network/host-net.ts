@@ -54,6 +54,9 @@ function deleteRule(table: string, rule: string[]): void {
 }
 
 const masqueradeComment = (bridge: string) => `berth masquerade ${bridge}`;
+const isolationComment = (bridge: string) => `berth isolation ${bridge}`;
+export const ISOLATION_1 = 'BERTH-ISOLATION-STAGE-1';
+export const ISOLATION_2 = 'BERTH-ISOLATION-STAGE-2';
 
 /** Docker's rule: traffic from the network's subnet that leaves by any other interface is masqueraded. */
 export function masqueradeRule(bridge: string, subnet: string): string[] {
@@ -61,37 +64,78 @@ export function masqueradeRule(bridge: string, subnet: string): string[] {
 }
 
 /**
- * Adds a network's masquerading rule unless it is there (one `iptables -C` when it is). Two
- * first containers racing may both add it; a duplicate is harmless and `removeMasquerade`
- * removes every copy.
+ * Docker's two-stage isolation (DOCKER-ISOLATION-STAGE-1/2): what enters from this bridge and
+ * leaves by another goes to stage 2, where any berth bridge as the way out is dropped. Together,
+ * no two berth networks reach each other, while each reaches the outside.
  */
-export function ensureMasquerade(bridge: string, subnet: string): void {
-  const rule = masqueradeRule(bridge, subnet);
-  if (run('iptables', ['-w', '-t', 'nat', '-C', ...rule]).ok) return;
-  const r = run('iptables', ['-w', '-t', 'nat', '-A', ...rule]);
-  if (!r.ok) throw new SystemError(`cannot add the masquerading rule of bridge ${bridge}: ${r.err.split('\n')[0] || 'iptables failed'}`);
+export function isolationRules(bridge: string): { stage1: string[]; stage2: string[] } {
+  const c = ['-m', 'comment', '--comment', isolationComment(bridge)];
+  return { stage1: [ISOLATION_1, '-i', bridge, '!', '-o', bridge, ...c, '-j', ISOLATION_2], stage2: [ISOLATION_2, '-o', bridge, ...c, '-j', 'DROP'] };
 }
 
-/** Removes a network's masquerading rule(s), found by their comment. */
-export function removeMasquerade(bridge: string): number {
+function ipt(table: string, args: string[]): { ok: boolean; err: string } {
+  return run('iptables', ['-w', '-t', table, ...args]);
+}
+
+function must(table: string, args: string[], what: string): void {
+  const r = ipt(table, args);
+  if (!r.ok) throw new SystemError(`cannot add ${what}: ${r.err.split('\n')[0] || 'iptables failed'}`);
+}
+
+/** Adds `rule` (chain first) unless it is there; `at` inserts at that position instead of appending. */
+function ensureRule(table: string, rule: string[], what: string, at?: number): void {
+  if (ipt(table, ['-C', ...rule]).ok) return;
+  must(table, at ? ['-I', rule[0]!, String(at), ...rule.slice(1)] : ['-A', ...rule], what);
+}
+
+/**
+ * A network's host rules, as Docker keeps them per network rather than per container: its
+ * isolation from the other berth networks and, unless internal, the masquerading of its subnet.
+ * Two `iptables -C` when they are in place (every container start); the whole set otherwise (the
+ * network's first container, or after the host's rules were flushed). Callers serialize.
+ */
+export function ensureNetworkRules(bridge: string, subnet: string, internal: boolean): void {
+  const iso = isolationRules(bridge);
+  if (ipt('filter', ['-C', ...iso.stage1]).ok && (internal || ipt('nat', ['-C', ...masqueradeRule(bridge, subnet)]).ok)) return;
+  for (const chain of [ISOLATION_1, ISOLATION_2]) {
+    if (!ipt('filter', ['-S', chain]).ok) must('filter', ['-N', chain], `chain ${chain}`);
+    ensureRule('filter', [chain, '-j', 'RETURN'], `the RETURN of ${chain}`);
+  }
+  // first in FORWARD: before the firewall plugin's per-container ACCEPTs
+  ensureRule('filter', ['FORWARD', '-j', ISOLATION_1], 'the jump to network isolation', 1);
+  ensureRule('filter', iso.stage1, `the isolation rules of bridge ${bridge}`, 1);
+  ensureRule('filter', iso.stage2, `the isolation rules of bridge ${bridge}`, 1);
+  if (!internal) ensureRule('nat', masqueradeRule(bridge, subnet), `the masquerading rule of bridge ${bridge}`);
+}
+
+function removeCommented(table: string, chain: string, comment: string): number {
   let n = 0;
-  for (const rule of listRules('nat', 'POSTROUTING')) {
+  for (const rule of listRules(table, chain)) {
     const c = rule.indexOf('--comment');
-    if (c >= 0 && rule[c + 1] === masqueradeComment(bridge)) {
-      deleteRule('nat', rule);
+    if (c >= 0 && rule[c + 1] === comment) {
+      deleteRule(table, rule);
       n++;
     }
   }
   return n;
 }
 
-/** The per-network rules berth keeps itself; unit tests pass a fake instead of touching iptables. */
-export interface HostRules {
-  ensureMasquerade(bridge: string, subnet: string): void;
-  removeMasquerade(bridge: string): number;
+/** Removes a network's host rules, found by their comments (every copy, should two starts have raced). */
+export function removeNetworkRules(bridge: string): number {
+  return (
+    removeCommented('nat', 'POSTROUTING', masqueradeComment(bridge)) +
+    removeCommented('filter', ISOLATION_1, isolationComment(bridge)) +
+    removeCommented('filter', ISOLATION_2, isolationComment(bridge))
+  );
 }
 
-export const iptablesHostRules: HostRules = { ensureMasquerade, removeMasquerade };
+/** The per-network rules berth keeps itself; unit tests pass a fake instead of touching iptables. */
+export interface HostRules {
+  ensure(bridge: string, subnet: string, internal: boolean): void;
+  remove(bridge: string): number;
+}
+
+export const iptablesHostRules: HostRules = { ensure: ensureNetworkRules, remove: removeNetworkRules };
 
 /** Removes the firewall plugin's isolation rules for one bridge (after the bridge is gone). */
 export function removeIsolationRules(bridge: string): number {

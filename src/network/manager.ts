@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { withFlock } from '../store/lock.ts';
 import { getSys, type Sys } from '../sys/index.ts';
-import { attach, detach, toAttachment } from './attach.ts';
+import { attach, attachEarly, detach, toAttachment, type EarlyAttachment } from './attach.ts';
 import { readCache } from './cni/cache.ts';
 import { DEFAULT_PLUGIN_DIRS } from './cni/exec.ts';
 import { checkListState } from './cni/runtime.ts';
@@ -118,6 +118,10 @@ export class NetworkManager {
   /** Gives a container its networking before it is created; see `Attachment` for what to do with it. */
   attach(containerId: string, req: AttachRequest): Promise<Attachment> {
     return attach(this.ctx, containerId, req);
+  }
+  /** `attach`, resolved as soon as the namespace is pinned; see `EarlyAttachment`. */
+  attachEarly(containerId: string, req: AttachRequest): Promise<EarlyAttachment> {
+    return attachEarly(this.ctx, containerId, req);
   }
   /** Removes a container's networking; idempotent, and works after a crash (DEL from the cache). */
   detach(containerId: string): Promise<void> {

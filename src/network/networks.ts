@@ -97,11 +97,11 @@ function writeRetired(ctx: NetContext, list: Retired[]): void {
   writeJsonAtomic(ctx.layout.retiredFile, list);
 }
 
-/** Host-side leftovers of a removed network: bridge, isolation and masquerading rules, host-local's data. */
+/** Host-side leftovers of a removed network: bridge, its isolation and masquerading rules (berth's, and the firewall plugin's from before), host-local's data. */
 export function cleanupNetworkHost(ctx: NetContext, net: Retired): void {
   deleteLink(net.bridge);
   removeIsolationRules(net.bridge);
-  ctx.hostRules.removeMasquerade(net.bridge);
+  ctx.hostRules.remove(net.bridge);
   rmSync(path.join(ctx.layout.ipamDir, net.name), { recursive: true, force: true });
 }
 

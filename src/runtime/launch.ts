@@ -36,6 +36,11 @@ export interface LaunchOptions {
   detachedHelper?: boolean;
   /** stdio of the helper (and so of the container, unless a monitor owns it). */
   stdio?: HelperOptions['stdio'];
+  /**
+   * Settles when the container may go on: the engine creates it while its network is still
+   * being set up in the namespace it joins. A rejection undoes the launch.
+   */
+  beforeGo?: Promise<unknown>;
 }
 
 export interface Launched {
@@ -96,6 +101,7 @@ export async function launch(ctx: RuntimeContext, id: string, opts: LaunchOption
     const creating: State = ociState(rec, 'creating');
     runHooks('prestart', spec.hooks?.prestart, creating);
     runHooks('createRuntime', spec.hooks?.createRuntime, creating);
+    if (opts.beforeGo) await opts.beforeGo;
     session.go(JSON.stringify(ociState(rec, 'created')));
     await session.expect('ready');
     mark('ready');

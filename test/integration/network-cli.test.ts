@@ -88,6 +88,20 @@ describe('berth network', { skip }, () => {
     assert.match(ip, new RegExp(`eth1\\S*\\s+UP\\s+${b.prefix.replace(/\./g, '\\.')}77/24`));
     assert.match(readFileSync(att.hostsFile, 'utf8'), new RegExp(`${b.prefix.replace(/\./g, '\\.')}77\t`));
 
+    // the networks' host rules: isolation for both, masquerading only for the routed one, each once
+    const bridgeOf = (n: string) => (JSON.parse(berth('network', 'inspect', n).stdout) as { Options: Record<string, string> }[])[0]!.Options['com.docker.network.bridge.name']!;
+    const [alphaBr, betaBr] = [bridgeOf('alpha'), bridgeOf('beta')];
+    const hostRules = (br: string) => {
+      const filter = spawnSync('iptables', ['-S'], { encoding: 'utf8' }).stdout;
+      const nat = spawnSync('iptables', ['-t', 'nat', '-S', 'POSTROUTING'], { encoding: 'utf8' }).stdout;
+      return {
+        isolation: filter.split('\n').filter((l) => l.includes(`"berth isolation ${br}"`)).length,
+        masquerade: nat.split('\n').filter((l) => l.includes(`"berth masquerade ${br}"`)).length,
+      };
+    };
+    assert.deepEqual(hostRules(alphaBr), { isolation: 2, masquerade: 1 });
+    assert.deepEqual(hostRules(betaBr), { isolation: 2, masquerade: 0 }, 'an internal network is not masqueraded');
+
     const busy = berth('network', 'rm', 'beta');
     assert.equal(busy.status, 1);
     assert.match(busy.stderr, /network beta has active endpoints \(app\)/);
@@ -96,10 +110,12 @@ describe('berth network', { skip }, () => {
     assert.equal(berth('network', 'disconnect', 'beta', 'app').status, 125);
 
     assert.equal(berth('network', 'rm', 'beta').stdout, 'beta\n');
+    assert.deepEqual(hostRules(betaBr), { isolation: 0, masquerade: 0 }, 'its rules leave with the network');
     const pr = berth('network', 'prune', '-f');
     assert.equal(pr.stdout, '', 'alpha is in use, berth is the default');
     await m.detach('cli0000container');
     assert.equal(berth('network', 'prune', '-f').stdout, 'Deleted Networks:\nalpha\n');
+    assert.deepEqual(hostRules(alphaBr), { isolation: 0, masquerade: 0 });
     assert.equal(berth('network', 'rm', 'nope').status, 1);
     assert.equal(berth('network', 'rm', '-f', 'nope').status, 0);
   });

@@ -23,7 +23,7 @@ const net = (over: Partial<NetworkRecord> = {}): NetworkRecord => ({
   ...over,
 });
 
-test('a routed network: bridge + host-local (masquerading is per network, not per container), portmap with the capability, firewall isolation', () => {
+test('a routed network: bridge + host-local, portmap with the capability, firewall (masquerading and isolation are per network)', () => {
   const c = buildConfList(net(), '/var/lib/berth/network-state/ipam');
   assert.equal(c.cniVersion, CNI_VERSION);
   assert.equal(c.name, 'app');
@@ -45,7 +45,7 @@ test('a routed network: bridge + host-local (masquerading is per network, not pe
     },
   });
   assert.deepEqual(c.plugins[1], { type: 'portmap', capabilities: { portMappings: true }, snat: true });
-  assert.deepEqual(c.plugins[2], { type: 'firewall', backend: 'iptables', ingressPolicy: 'same-bridge' });
+  assert.deepEqual(c.plugins[2], { type: 'firewall', backend: 'iptables' }); // isolation is per network (host-net.ts)
 });
 
 test('no portmap for a container that publishes nothing', () => {

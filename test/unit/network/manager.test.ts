@@ -34,8 +34,8 @@ beforeEach(async () => {
   rules = [];
   m = await NetworkManager.open(path.join(root, 'engine'), {
     hostRules: {
-      ensureMasquerade: (bridge, subnet) => void rules.push(`+${bridge} ${subnet}`),
-      removeMasquerade: (bridge) => rules.push(`-${bridge}`),
+      ensure: (bridge, subnet, internal) => void rules.push(`+${bridge} ${subnet}${internal ? ' internal' : ''}`),
+      remove: (bridge) => rules.push(`-${bridge}`),
     },
     hostRoutes: () => [], // this machine's own routes must not steer the unit test's subnets
     runDir: path.join(root, 'run'),
@@ -62,7 +62,7 @@ test('attach to the default network: namespace, lo, the chain, the cache and the
   assert.ok(sys.calls.some((c) => c.op === 'unshare') && sys.calls.some((c) => c.op === 'setns'));
   assert.ok(sys.calls.some((c) => c.op === 'mount' && c.args[1] === a.netnsPath));
   assert.deepEqual(types(0, 'ADD').sort(), ['bridge', 'firewall', 'loopback', 'portmap']);
-  assert.deepEqual(rules, ['+bzu0 10.87.0.0/16'], "the network's masquerading rule, before the first ADD");
+  assert.deepEqual(rules, ['+bzu0 10.87.0.0/16'], "the network's isolation and masquerading rules, before the first ADD");
   assert.deepEqual(a.ports, [{ hostIP: '127.0.0.1', hostPort: 18080, containerPort: 8080, protocol: 'tcp' }]);
   assert.equal(a.interfaces[0]!.name, 'eth0');
   assert.equal(a.interfaces[0]!.network, 'berth');
@@ -117,7 +117,7 @@ test('peers on a user-defined network see each other by name and alias, kept cur
   await m.remove('app');
   assert.deepEqual((await m.list()).map((n) => n.name), ['berth']);
   const appBridge = rules.find((r) => r.startsWith('+') && r.endsWith(' 10.99.1.0/24'))!.slice(1).split(' ')[0]!;
-  assert.ok(rules.includes(`-${appBridge}`), "removing the network removes its masquerading rule");
+  assert.ok(rules.includes(`-${appBridge}`), "removing the network removes its rules");
 });
 
 test('none, host and container modes', async () => {
