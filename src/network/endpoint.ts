@@ -61,13 +61,22 @@ export async function addEndpoint(ctx: NetContext, net: NetworkRecord, req: Endp
     capabilityArgs: req.ports.length ? { portMappings: portMappings(req.ports) } : {},
     config: buildConfList(net, ctx.layout.ipamDir, req.ports.length > 0),
   };
-  // under the host-wide iptables lock: the network's first containers, started together, add them once
+  // The network's host rules, under the host-wide iptables lock (the network's first containers,
+  // started together, add them once), alongside the ADD: they name the bridge, not the container,
+  // and both are in place before the container runs.
   const serialize = ctx.exec.serialize ?? (<T>(fn: () => Promise<T>) => fn());
-  await serialize(async () => ctx.hostRules.ensure(net.bridge, net.subnet, net.internal));
+  const rules = serialize(() => ctx.hostRules.ensure(net.bridge, net.subnet, net.internal));
+  rules.catch(() => {}); // awaited below
   writeCache(ctx.layout, entry); // before ADD: a crash mid-ADD still leaves DEL something to run
   const rt = { containerId: entry.containerId, netns: entry.netns, ifName: entry.ifName, args: entry.args, capabilityArgs: entry.capabilityArgs };
-  const result = await withRetry(() => addList(entry.config, rt, ctx.exec));
+  let result: CniResult;
+  try {
+    result = await withRetry(() => addList(entry.config, rt, ctx.exec));
+  } finally {
+    await rules.catch(() => {}); // settled before anyone tears this down
+  }
   writeCache(ctx.layout, { ...entry, result });
+  await rules;
   return interfaceFromResult(net.name, req.ifName, result, net.bridge);
 }
 

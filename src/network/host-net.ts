@@ -7,7 +7,7 @@
  * masquerading became per network). Also the one thing berth adds itself: a network's
  * masquerading rule. iproute2 and iptables do the work; berth only decides what is stale.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { SystemError } from '../common/errors.ts';
 
@@ -55,7 +55,9 @@ function deleteRule(table: string, rule: string[]): void {
 
 const masqueradeComment = (bridge: string) => `berth masquerade ${bridge}`;
 const isolationComment = (bridge: string) => `berth isolation ${bridge}`;
-export const ISOLATION_1 = 'BERTH-ISOLATION-STAGE-1';
+const forwardComment = (bridge: string) => `berth forward ${bridge}`;
+/** berth's one chain in FORWARD: stage 1 of isolation at its top, the networks' ACCEPTs below. */
+export const FORWARD = 'BERTH-FORWARD';
 export const ISOLATION_2 = 'BERTH-ISOLATION-STAGE-2';
 
 /** Docker's rule: traffic from the network's subnet that leaves by any other interface is masqueraded. */
@@ -66,46 +68,65 @@ export function masqueradeRule(bridge: string, subnet: string): string[] {
 /**
  * Docker's two-stage isolation (DOCKER-ISOLATION-STAGE-1/2): what enters from this bridge and
  * leaves by another goes to stage 2, where any berth bridge as the way out is dropped. Together,
- * no two berth networks reach each other, while each reaches the outside.
+ * no two berth networks reach each other, while each reaches the outside. Stage 1 lives at the top
+ * of BERTH-FORWARD, so it always comes before the ACCEPTs.
  */
 export function isolationRules(bridge: string): { stage1: string[]; stage2: string[] } {
   const c = ['-m', 'comment', '--comment', isolationComment(bridge)];
-  return { stage1: [ISOLATION_1, '-i', bridge, '!', '-o', bridge, ...c, '-j', ISOLATION_2], stage2: [ISOLATION_2, '-o', bridge, ...c, '-j', 'DROP'] };
+  return { stage1: [FORWARD, '-i', bridge, '!', '-o', bridge, ...c, '-j', ISOLATION_2], stage2: [ISOLATION_2, '-o', bridge, ...c, '-j', 'DROP'] };
 }
 
-function ipt(table: string, args: string[]): { ok: boolean; err: string } {
-  return run('iptables', ['-w', '-t', table, ...args]);
+/**
+ * What a network may forward on hosts whose FORWARD policy drops (Docker's and netavark's
+ * per-network ACCEPTs): all it sends, replies to it, and connections to its published ports.
+ */
+export function forwardRules(bridge: string): string[][] {
+  const c = ['-m', 'comment', '--comment', forwardComment(bridge)];
+  return [
+    [FORWARD, '-i', bridge, ...c, '-j', 'ACCEPT'],
+    [FORWARD, '-o', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...c, '-j', 'ACCEPT'],
+    [FORWARD, '-o', bridge, '-m', 'conntrack', '--ctstate', 'DNAT', ...c, '-j', 'ACCEPT'],
+  ];
 }
 
-function must(table: string, args: string[], what: string): void {
-  const r = ipt(table, args);
+function iptAsync(table: string, args: string[]): Promise<{ ok: boolean; err: string }> {
+  return new Promise((resolve) => {
+    execFile('iptables', ['-w', '-t', table, ...args], { env: { PATH }, encoding: 'utf8' }, (error, _out, err) => resolve({ ok: !error, err: (err || error?.message || '').trim() }));
+  });
+}
+
+async function must(table: string, args: string[], what: string): Promise<void> {
+  const r = await iptAsync(table, args);
   if (!r.ok) throw new SystemError(`cannot add ${what}: ${r.err.split('\n')[0] || 'iptables failed'}`);
 }
 
 /** Adds `rule` (chain first) unless it is there; `at` inserts at that position instead of appending. */
-function ensureRule(table: string, rule: string[], what: string, at?: number): void {
-  if (ipt(table, ['-C', ...rule]).ok) return;
-  must(table, at ? ['-I', rule[0]!, String(at), ...rule.slice(1)] : ['-A', ...rule], what);
+async function ensureRule(table: string, rule: string[], what: string, at?: number): Promise<void> {
+  if ((await iptAsync(table, ['-C', ...rule])).ok) return;
+  await must(table, at ? ['-I', rule[0]!, String(at), ...rule.slice(1)] : ['-A', ...rule], what);
 }
 
 /**
- * A network's host rules, as Docker keeps them per network rather than per container: its
- * isolation from the other berth networks and, unless internal, the masquerading of its subnet.
- * Two `iptables -C` when they are in place (every container start); the whole set otherwise (the
- * network's first container, or after the host's rules were flushed). Callers serialize.
+ * A network's host rules, kept per network as Docker and netavark keep them, not per container:
+ * its isolation from the other berth networks, what it may forward, and (unless internal) the
+ * masquerading of its subnet. Two `iptables -C` when they are in place (every container start,
+ * run alongside the bridge plugin); the whole set otherwise (the network's first container, or
+ * after the host's rules were flushed). Callers serialize.
  */
-export function ensureNetworkRules(bridge: string, subnet: string, internal: boolean): void {
+export async function ensureNetworkRules(bridge: string, subnet: string, internal: boolean): Promise<void> {
   const iso = isolationRules(bridge);
-  if (ipt('filter', ['-C', ...iso.stage1]).ok && (internal || ipt('nat', ['-C', ...masqueradeRule(bridge, subnet)]).ok)) return;
-  for (const chain of [ISOLATION_1, ISOLATION_2]) {
-    if (!ipt('filter', ['-S', chain]).ok) must('filter', ['-N', chain], `chain ${chain}`);
-    ensureRule('filter', [chain, '-j', 'RETURN'], `the RETURN of ${chain}`);
+  const fwd = forwardRules(bridge);
+  const [a, b] = await Promise.all([iptAsync('filter', ['-C', ...fwd[2]!]), internal ? { ok: true, err: '' } : iptAsync('nat', ['-C', ...masqueradeRule(bridge, subnet)])]);
+  if (a.ok && b.ok) return;
+  for (const chain of [FORWARD, ISOLATION_2]) {
+    if (!(await iptAsync('filter', ['-S', chain])).ok) await must('filter', ['-N', chain], `chain ${chain}`);
   }
-  // first in FORWARD: before the firewall plugin's per-container ACCEPTs
-  ensureRule('filter', ['FORWARD', '-j', ISOLATION_1], 'the jump to network isolation', 1);
-  ensureRule('filter', iso.stage1, `the isolation rules of bridge ${bridge}`, 1);
-  ensureRule('filter', iso.stage2, `the isolation rules of bridge ${bridge}`, 1);
-  if (!internal) ensureRule('nat', masqueradeRule(bridge, subnet), `the masquerading rule of bridge ${bridge}`);
+  await ensureRule('filter', [ISOLATION_2, '-j', 'RETURN'], `the RETURN of ${ISOLATION_2}`);
+  await ensureRule('filter', ['FORWARD', '-j', FORWARD], 'the jump to berth forwarding', 1);
+  await ensureRule('filter', iso.stage1, `the isolation rules of bridge ${bridge}`, 1);
+  await ensureRule('filter', iso.stage2, `the isolation rules of bridge ${bridge}`, 1);
+  for (const r of fwd) await ensureRule('filter', r, `the forwarding rules of bridge ${bridge}`);
+  if (!internal) await ensureRule('nat', masqueradeRule(bridge, subnet), `the masquerading rule of bridge ${bridge}`);
 }
 
 function removeCommented(table: string, chain: string, comment: string): number {
@@ -124,14 +145,15 @@ function removeCommented(table: string, chain: string, comment: string): number 
 export function removeNetworkRules(bridge: string): number {
   return (
     removeCommented('nat', 'POSTROUTING', masqueradeComment(bridge)) +
-    removeCommented('filter', ISOLATION_1, isolationComment(bridge)) +
-    removeCommented('filter', ISOLATION_2, isolationComment(bridge))
+    removeCommented('filter', FORWARD, isolationComment(bridge)) +
+    removeCommented('filter', ISOLATION_2, isolationComment(bridge)) +
+    removeCommented('filter', FORWARD, forwardComment(bridge))
   );
 }
 
 /** The per-network rules berth keeps itself; unit tests pass a fake instead of touching iptables. */
 export interface HostRules {
-  ensure(bridge: string, subnet: string, internal: boolean): void;
+  ensure(bridge: string, subnet: string, internal: boolean): Promise<void>;
   remove(bridge: string): number;
 }
 

@@ -126,6 +126,26 @@ describe('networks through the engine', () => {
     assert.equal(e.berth(['rm', '-f', 'first']).status, 0);
   });
 
+  it("with the host's FORWARD policy DROP (as Docker leaves it): a network's containers, its published port; still no way in from another network", async () => {
+    assert.equal(e.berth(['network', 'create', 'strict']).status, 0);
+    assert.equal(e.berth(['network', 'create', 'outside']).status, 0);
+    const web = e.berthDetached(['run', '-d', '--name', 'strictweb', '--network', 'strict', '-p', '127.0.0.1:18097:8080', 'netimg', 'httpd', '-f', '-p', '8080', '-h', '/www']);
+    assert.equal(web.status, 0, web.stdout);
+    const ip = JSON.parse(e.berth(['inspect', 'strictweb']).stdout)[0].NetworkSettings.IPAddress as string;
+    const get = (network: string) => e.berth(['run', '--rm', '--network', network, 'netimg', 'sh', '-c', `printf "GET / HTTP/1.0\\r\\n\\r\\n" | timeout 5 nc ${ip} 8080`]);
+    const policy = /^-P FORWARD (\w+)/m.exec(spawnSync('iptables', ['-S', 'FORWARD'], { encoding: 'utf8' }).stdout)?.[1] ?? 'ACCEPT';
+    spawnSync('iptables', ['-P', 'FORWARD', 'DROP']);
+    try {
+      assert.match(get('strict').stdout, /hello from a container/, 'same network: forwarded by the network\'s own ACCEPTs');
+      assert.doesNotMatch(get('outside').stdout, /hello/, 'another network: isolated');
+      assert.match(await httpGet(18097), /hello from a container/, 'the published port, from the host');
+    } finally {
+      spawnSync('iptables', ['-P', 'FORWARD', policy]);
+    }
+    assert.equal(e.berth(['rm', '-f', 'strictweb']).status, 0);
+    assert.equal(e.berth(['network', 'rm', 'strict', 'outside']).status, 0);
+  });
+
   it('20 containers started in parallel on one network get 20 distinct, reachable addresses', async () => {
     assert.equal(e.berth(['network', 'create', 'many']).status, 0);
     const codes = await Promise.all(

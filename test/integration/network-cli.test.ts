@@ -96,11 +96,12 @@ describe('berth network', { skip }, () => {
       const nat = spawnSync('iptables', ['-t', 'nat', '-S', 'POSTROUTING'], { encoding: 'utf8' }).stdout;
       return {
         isolation: filter.split('\n').filter((l) => l.includes(`"berth isolation ${br}"`)).length,
+        forward: filter.split('\n').filter((l) => l.includes(`"berth forward ${br}"`)).length,
         masquerade: nat.split('\n').filter((l) => l.includes(`"berth masquerade ${br}"`)).length,
       };
     };
-    assert.deepEqual(hostRules(alphaBr), { isolation: 2, masquerade: 1 });
-    assert.deepEqual(hostRules(betaBr), { isolation: 2, masquerade: 0 }, 'an internal network is not masqueraded');
+    assert.deepEqual(hostRules(alphaBr), { isolation: 2, forward: 3, masquerade: 1 });
+    assert.deepEqual(hostRules(betaBr), { isolation: 2, forward: 3, masquerade: 0 }, 'an internal network is not masqueraded');
 
     const busy = berth('network', 'rm', 'beta');
     assert.equal(busy.status, 1);
@@ -110,12 +111,12 @@ describe('berth network', { skip }, () => {
     assert.equal(berth('network', 'disconnect', 'beta', 'app').status, 125);
 
     assert.equal(berth('network', 'rm', 'beta').stdout, 'beta\n');
-    assert.deepEqual(hostRules(betaBr), { isolation: 0, masquerade: 0 }, 'its rules leave with the network');
+    assert.deepEqual(hostRules(betaBr), { isolation: 0, forward: 0, masquerade: 0 }, 'its rules leave with the network');
     const pr = berth('network', 'prune', '-f');
     assert.equal(pr.stdout, '', 'alpha is in use, berth is the default');
     await m.detach('cli0000container');
     assert.equal(berth('network', 'prune', '-f').stdout, 'Deleted Networks:\nalpha\n');
-    assert.deepEqual(hostRules(alphaBr), { isolation: 0, masquerade: 0 });
+    assert.deepEqual(hostRules(alphaBr), { isolation: 0, forward: 0, masquerade: 0 });
     assert.equal(berth('network', 'rm', 'nope').status, 1);
     assert.equal(berth('network', 'rm', '-f', 'nope').status, 0);
   });

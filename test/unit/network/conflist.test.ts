@@ -23,13 +23,13 @@ const net = (over: Partial<NetworkRecord> = {}): NetworkRecord => ({
   ...over,
 });
 
-test('a routed network: bridge + host-local, portmap with the capability, firewall (masquerading and isolation are per network)', () => {
+test('a routed network: bridge + host-local, portmap with the capability (masquerading, isolation and FORWARD accepts are per network)', () => {
   const c = buildConfList(net(), '/var/lib/berth/network-state/ipam');
   assert.equal(c.cniVersion, CNI_VERSION);
   assert.equal(c.name, 'app');
   assert.deepEqual(
     c.plugins.map((p) => p.type),
-    ['bridge', 'portmap', 'firewall'],
+    ['bridge', 'portmap'],
   );
   assert.deepEqual(c.plugins[0], {
     type: 'bridge',
@@ -45,13 +45,12 @@ test('a routed network: bridge + host-local, portmap with the capability, firewa
     },
   });
   assert.deepEqual(c.plugins[1], { type: 'portmap', capabilities: { portMappings: true }, snat: true });
-  assert.deepEqual(c.plugins[2], { type: 'firewall', backend: 'iptables' }); // isolation is per network (host-net.ts)
 });
 
 test('no portmap for a container that publishes nothing', () => {
   assert.deepEqual(
     buildConfList(net(), '/d', false).plugins.map((p) => p.type),
-    ['bridge', 'firewall'],
+    ['bridge'],
   );
 });
 

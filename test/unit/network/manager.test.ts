@@ -34,7 +34,7 @@ beforeEach(async () => {
   rules = [];
   m = await NetworkManager.open(path.join(root, 'engine'), {
     hostRules: {
-      ensure: (bridge, subnet, internal) => void rules.push(`+${bridge} ${subnet}${internal ? ' internal' : ''}`),
+      ensure: async (bridge, subnet, internal) => void rules.push(`+${bridge} ${subnet}${internal ? ' internal' : ''}`),
       remove: (bridge) => rules.push(`-${bridge}`),
     },
     hostRoutes: () => [], // this machine's own routes must not steer the unit test's subnets
@@ -61,7 +61,7 @@ test('attach to the default network: namespace, lo, the chain, the cache and the
   assert.equal(a.netnsPath, path.join(root, 'run', 'c1aaaaaaaaaaaaaaaa'));
   assert.ok(sys.calls.some((c) => c.op === 'unshare') && sys.calls.some((c) => c.op === 'setns'));
   assert.ok(sys.calls.some((c) => c.op === 'mount' && c.args[1] === a.netnsPath));
-  assert.deepEqual(types(0, 'ADD').sort(), ['bridge', 'firewall', 'loopback', 'portmap']);
+  assert.deepEqual(types(0, 'ADD').sort(), ['bridge', 'loopback', 'portmap']);
   assert.deepEqual(rules, ['+bzu0 10.87.0.0/16'], "the network's isolation and masquerading rules, before the first ADD");
   assert.deepEqual(a.ports, [{ hostIP: '127.0.0.1', hostPort: 18080, containerPort: 8080, protocol: 'tcp' }]);
   assert.equal(a.interfaces[0]!.name, 'eth0');
@@ -83,7 +83,7 @@ test('detach runs DEL in reverse from the cache and forgets everything', async (
   const a = await m.attach('c2', { name: 'x', ports: parsePublishList(['18081:80']) });
   const from = fake.log().length;
   await m.detach('c2');
-  assert.deepEqual(types(from), ['firewall', 'portmap', 'bridge']);
+  assert.deepEqual(types(from), ['portmap', 'bridge']);
   const del = fake.log().slice(from)[0]!;
   assert.deepEqual((del.stdin.prevResult as { ips: unknown }).ips, readCacheless(a.interfaces[0]!.addresses[0]!));
   assert.ok(!existsSync(a.netnsPath!));
@@ -159,11 +159,11 @@ test('requests the engine must refuse', async () => {
 
 test('a failing plugin rolls the attach back completely', async () => {
   await m.create({ name: 'app', subnet: '10.99.4.0/24' });
-  // make the firewall fail on ADD by poisoning the cached definition through the plugin dir
-  writeFileSync(path.join(fake.dir, 'firewall'), `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] && { echo '{"code":5,"msg":"iptables exploded"}'; exit 1; }\nexit 0\n`);
+  // make portmap (the second plugin) fail on ADD through the plugin dir
+  writeFileSync(path.join(fake.dir, 'portmap'), `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] && { echo '{"code":5,"msg":"iptables exploded"}'; exit 1; }\nexit 0\n`);
   const from = fake.log().length;
-  await assert.rejects(m.attach('ffff', { name: 'f', network: 'app' }), /CNI plugin firewall failed \(ADD\): iptables exploded/);
-  assert.deepEqual(types(from, 'DEL'), ['bridge']); // firewall is the shell stub: not logged
+  await assert.rejects(m.attach('ffff', { name: 'f', network: 'app', ports: parsePublishList(['18089:80']) }), /CNI plugin portmap failed \(ADD\): iptables exploded/);
+  assert.deepEqual(types(from, 'DEL'), ['bridge']); // portmap is the shell stub: not logged
   assert.equal(readRecord(m.ctx, 'ffff'), undefined);
   assert.equal(readCache(m.ctx.layout, 'ffff', 'app'), undefined);
   assert.ok(!existsSync(path.join(root, 'run', 'ffff')));
