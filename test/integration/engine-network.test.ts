@@ -146,6 +146,26 @@ describe('networks through the engine', () => {
     assert.equal(e.berth(['network', 'rm', 'strict', 'outside']).status, 0);
   });
 
+  it('system reset: the containers, images and every network of a root leave, the default bridge and its rules included', () => {
+    const r = engineRoot('reset', { network: 'bridge' });
+    try {
+      assert.match(r.berth(['system', 'reset']).stderr, /confirm with --force/);
+      assert.equal(r.berthDetached(['run', '-d', 'busybox', 'sleep', '60']).status, 0);
+      const br = (JSON.parse(r.berth(['network', 'inspect', 'berth']).stdout) as { Options: Record<string, string> }[])[0]!.Options['com.docker.network.bridge.name']!;
+      const rules = () => (spawnSync('iptables-save', { encoding: 'utf8' }).stdout.match(new RegExp(`berth \\w+ ${br}"`, 'g')) ?? []).length;
+      assert.ok(existsSync(`/sys/class/net/${br}`));
+      assert.equal(rules(), 6, 'masquerade, two isolation, three forward');
+      const reset = r.berth(['system', 'reset', '-f']);
+      assert.equal(reset.status, 0, reset.stderr);
+      assert.equal(r.berth(['ps', '-aq']).stdout, '');
+      assert.equal(r.berth(['images', '-q']).stdout, '');
+      assert.ok(!existsSync(`/sys/class/net/${br}`), 'the default bridge is gone');
+      assert.equal(rules(), 0);
+    } finally {
+      r.teardown();
+    }
+  });
+
   it('20 containers started in parallel on one network get 20 distinct, reachable addresses', async () => {
     assert.equal(e.berth(['network', 'create', 'many']).status, 0);
     const codes = await Promise.all(
