@@ -50,6 +50,28 @@ export function signalPids(pids: Iterable<number>, signal: NodeJS.Signals): void
   }
 }
 
+/**
+ * Signals every process of a cgroup, frozen meanwhile when it can be (`freezable`), so that a
+ * process cannot fork a child we have not seen yet. A cgroup that will not freeze is still
+ * signalled.
+ */
+export function signalFrozen(cg: { freeze(): void; thaw(): void; pids(): number[] }, freezable: boolean, signal: NodeJS.Signals): void {
+  let frozen = false;
+  if (freezable) {
+    try {
+      cg.freeze();
+      frozen = true;
+    } catch {
+      // signalled unfrozen below
+    }
+  }
+  try {
+    signalPids(cg.pids(), signal);
+  } finally {
+    if (frozen) cg.thaw();
+  }
+}
+
 function isCgroupFs(dir: string): boolean {
   try {
     const type = Number(statfsSync(dir).type);

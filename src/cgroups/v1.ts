@@ -10,7 +10,7 @@ import type { Resources } from '../oci/runtime-spec.ts';
 import { readOptional, readValue, sleepSync, writeValue } from './fsio.ts';
 import { rebase } from './mode.ts';
 import type { CgroupMount } from './mountinfo.ts';
-import { removeSubtree, signalPids, subtreePids } from './tree.ts';
+import { removeSubtree, signalFrozen, subtreePids } from './tree.ts';
 import type { CgroupManager, CgroupMode, CgroupStats } from './types.ts';
 import { applyV1 } from './v1-resources.ts';
 import { statsV1 } from './v1-stats.ts';
@@ -142,21 +142,7 @@ export class V1Manager implements CgroupManager {
   }
 
   killAll(signal: NodeJS.Signals = 'SIGKILL'): void {
-    // Freezing first means a process cannot fork a child we have not seen yet.
-    let frozen = false;
-    if (this.#dirs.freezer !== undefined && existsSync(this.#dirs.freezer)) {
-      try {
-        this.freeze();
-        frozen = true;
-      } catch {
-        // A cgroup that will not freeze still gets signalled.
-      }
-    }
-    try {
-      signalPids(this.pids(), signal);
-    } finally {
-      if (frozen) this.thaw();
-    }
+    signalFrozen(this, this.#dirs.freezer !== undefined && existsSync(this.#dirs.freezer), signal);
   }
 
   destroy(): void {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SystemError } from '../common/errors.ts';
 import type { Resources } from '../oci/runtime-spec.ts';
 import { errnoOf, hasFile, parseKeyValues, rawWrite, readOptional, sleepSync, writeValue } from './fsio.ts';
-import { removeSubtree, signalPids, subtreePids } from './tree.ts';
+import { removeSubtree, signalFrozen, subtreePids } from './tree.ts';
 import type { CgroupManager, CgroupMode, CgroupStats } from './types.ts';
 import { applyV2, type AttachDeviceFilter } from './v2-resources.ts';
 import { statsV2 } from './v2-stats.ts';
@@ -128,20 +128,7 @@ export class V2Manager implements CgroupManager {
       writeValue(this.#dir, 'cgroup.kill', '1');
       return;
     }
-    let frozen = false;
-    if (hasFile(this.#dir, 'cgroup.freeze')) {
-      try {
-        this.freeze();
-        frozen = true;
-      } catch {
-        // A cgroup that will not freeze still gets signalled.
-      }
-    }
-    try {
-      signalPids(this.pids(), signal);
-    } finally {
-      if (frozen) this.thaw();
-    }
+    signalFrozen(this, hasFile(this.#dir, 'cgroup.freeze'), signal);
   }
 
   destroy(): void {

@@ -118,7 +118,7 @@ export async function startRegistry(dir: string, opts: RegistryOptions = {}): Pr
 
 export interface FileEntry {
   name: string;
-  type?: 'file' | 'directory' | 'symlink';
+  type?: 'file' | 'directory' | 'symlink' | 'link';
   body?: Buffer | string;
   linkname?: string;
   mode?: number;

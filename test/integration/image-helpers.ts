@@ -80,27 +80,8 @@ export function busyboxTarball(dir: string): string {
   return tar;
 }
 
-export interface Entry {
-  name: string;
-  type?: 'file' | 'directory' | 'symlink' | 'link';
-  body?: string | Buffer;
-  linkname?: string;
-  mode?: number;
-}
-
-export async function tarOf(entries: Entry[]): Promise<Buffer> {
-  const pack = tarStream.pack();
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    const h = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(1_600_000_000_000), ...(e.linkname ? { linkname: e.linkname } : {}) };
-    if (type === 'file') pack.entry(h, e.body ?? '');
-    else pack.entry(h);
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
-}
+// layer tars: one builder for the image and the registry tests (test/helpers/registry.ts)
+export { tarLayer as tarOf, type FileEntry as Entry } from '../helpers/registry.ts';
 
 export const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
