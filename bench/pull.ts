@@ -1,7 +1,9 @@
 /**
  * Pull benchmark: the same image (≥100 MB of compressed layers in 6 layers, generated here) from a
  * local docker-registry, pulled by berth, by `skopeo copy docker://… oci:…` and by `podman pull`,
- * interleaved (the order rotates every round), each from a cold store, timed as whole processes.
+ * interleaved (the order rotates every round), each from a cold store, timed as whole processes;
+ * and, for context, skopeo's copy followed by `umoci unpack` (a root filesystem at the end, as
+ * berth's and podman's pulls leave).
  * Prints every run, the medians and the ratios. Run: node bench/pull.ts [rounds] (after `make build`).
  */
 import { spawnSync } from 'node:child_process';
@@ -54,6 +56,7 @@ function timed(cmd: string, args: string[]): number {
 need(BERTH, ['--version']);
 need('skopeo', ['--version']);
 need('podman', ['--version']);
+need('umoci', ['--version']);
 need('/usr/bin/docker-registry', ['--version']);
 
 const work = mkdtempSync(join(tmpdir(), 'berth-bench-pull-'));
@@ -82,6 +85,10 @@ try {
   const tools: Record<string, (d: string) => number> = {
     berth: (d) => timed(BERTH, ['--root', join(d, 'root'), 'pull', '-q', '--tls-verify=false', ref]),
     skopeo: (d) => timed('skopeo', ['--insecure-policy', 'copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `oci:${join(d, 'oci')}:v1`]),
+    // context, not a target: skopeo's download plus umoci's unpack ends, like berth and podman, with a root filesystem
+    'skopeo+umoci': (d) =>
+      timed('skopeo', ['--insecure-policy', 'copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `oci:${join(d, 'oci')}:v1`]) +
+      timed('umoci', ['unpack', '--image', `${join(d, 'oci')}:v1`, join(d, 'bundle')]),
     // podman refuses a runroot longer than 50 characters: a short one under /tmp.
     podman: (d) =>
       timed('podman', ['--root', join(d, 'root'), '--runroot', mkdtempSync('/tmp/bpr-'), '--storage-driver', 'overlay', '--events-backend', 'file', 'pull', '-q', '--tls-verify=false', ref]),
@@ -107,8 +114,8 @@ try {
   }
   const med = Object.fromEntries(names.map((n) => [n, median(times[n]!)]));
   console.log('');
-  console.log('tool     median   runs (s)');
-  for (const n of names) console.log(`${n.padEnd(8)} ${(med[n]! / 1000).toFixed(2).padStart(6)}s  ${times[n]!.map((t) => (t / 1000).toFixed(2)).join(' ')}`);
+  console.log('tool           median   runs (s)');
+  for (const n of names) console.log(`${n.padEnd(14)} ${(med[n]! / 1000).toFixed(2).padStart(6)}s  ${times[n]!.map((t) => (t / 1000).toFixed(2)).join(' ')}`);
   console.log('');
   for (const n of names.filter((x) => x !== 'berth'))
     console.log(`berth vs ${n}: ${(med[n]! / med.berth!).toFixed(2)}x (${med.berth! < med[n]! ? 'berth faster' : 'berth slower'})`);
