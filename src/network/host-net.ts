@@ -3,9 +3,10 @@
  * for the next container), the per-bridge isolation rules of the firewall plugin (its DEL leaves
  * them, it cannot know whether the bridge is still in use), veths whose namespace is pinned
  * elsewhere, and masquerading chains whose container namespace vanished before DEL (the bridge
- * plugin finds those through the interface inside the namespace; from containers attached before
- * masquerading became per network). Also the one thing berth adds itself: a network's
- * masquerading rule. iproute2 and iptables do the work; berth only decides what is stale.
+ * plugin finds those through the interface inside the namespace), both from containers and networks
+ * of earlier berth versions. And what berth keeps itself: each network's host rules (masquerading,
+ * isolation, forwarding; see `ensureNetworkRules`). iproute2 and iptables do the work; berth only
+ * decides what is needed and what is stale.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -13,9 +14,9 @@ import { SystemError } from '../common/errors.ts';
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-function run(cmd: string, args: string[]): { ok: boolean; out: string; err: string } {
+function run(cmd: string, args: string[]): { ok: boolean; out: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { PATH } });
-  return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? r.error?.message ?? '').trim() };
+  return { ok: r.status === 0, out: r.stdout ?? '' };
 }
 
 export function linkExists(name: string): boolean {
