@@ -6,12 +6,11 @@
  * the mount points the runtime had to create for a RUN (/etc/hosts, /proc, …) are removed when the
  * image did not have them: they are the runtime's, not the step's.
  */
-import { lstatSync, readdirSync, readlinkSync, rmdirSync, rmSync } from 'node:fs';
-import { createReadStream } from 'node:fs';
+import { lstatSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sys } from '../sys/types.ts';
-import { encodeTarHeader, TAR_END, tarPadding, type TarEntry } from '../unpack/tar-writer.ts';
-import { major, minor, typeOf } from '../image/tree-tar.ts';
+import { encodeTarHeader, TAR_END, type TarEntry } from '../unpack/tar-writer.ts';
+import { leafEntry, statFields, typeOf } from '../image/tree-tar.ts';
 
 function existsIn(dirs: string[], rel: string): boolean {
   for (const d of dirs) {
@@ -71,9 +70,7 @@ export async function* upperToTar(sys: Sys, upper: string, stats: DiffStats = { 
     const slash = rel.lastIndexOf('/');
     const dir = slash < 0 ? '' : rel.slice(0, slash + 1);
     const name = rel.slice(slash + 1);
-    const sec = Number(st.mtimeNs / 1_000_000_000n);
-    const nsec = Number(st.mtimeNs % 1_000_000_000n);
-    const base = { mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: sec, mtimeNsec: nsec };
+    const base = statFields(st);
     if (type === 'character-device' && st.rdev === 0n) {
       stats.entries++;
       yield encodeTarHeader({ ...base, name: `${dir}.wh.${name}`, type: 'file', size: 0, mode: 0o600, uid: 0, gid: 0 });
@@ -92,39 +89,8 @@ export async function* upperToTar(sys: Sys, upper: string, stats: DiffStats = { 
     }
     const e: TarEntry = { ...base, name: type === 'directory' ? `${rel}/` : rel, type, xattrs };
     stats.entries++;
-    if (type === 'file' && st.nlink > 1n) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = links.get(key);
-      if (first) {
-        yield encodeTarHeader({ ...e, type: 'link', linkname: first, xattrs: undefined });
-        return;
-      }
-      links.set(key, rel);
-    }
-    if (type === 'file') {
-      const size = Number(st.size);
-      stats.size += size;
-      yield encodeTarHeader({ ...e, size });
-      let n = 0;
-      for await (const c of createReadStream(abs) as AsyncIterable<Buffer>) {
-        const chunk = n + c.length > size ? c.subarray(0, size - n) : c;
-        n += chunk.length;
-        yield chunk;
-      }
-      if (n < size) yield Buffer.alloc(size - n);
-      yield tarPadding(size);
-      return;
-    }
-    if (type === 'symlink') {
-      yield encodeTarHeader({ ...e, linkname: readlinkSync(abs) });
-      return;
-    }
-    if (type === 'character-device' || type === 'block-device') {
-      yield encodeTarHeader({ ...e, devmajor: major(st.rdev), devminor: minor(st.rdev) });
-      return;
-    }
+    if (type !== 'directory') return yield* leafEntry(abs, rel, st, e, links, (size) => (stats.size += size));
     yield encodeTarHeader(e);
-    if (type !== 'directory') return;
     if (opaque) {
       stats.entries++;
       yield encodeTarHeader({ ...base, name: `${rel}/.wh..wh..opq`, type: 'file', size: 0, mode: 0o600, uid: 0, gid: 0 });

@@ -6,7 +6,7 @@
 import { lstatSync, readdirSync, readlinkSync, createReadStream, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { Sys } from '../sys/types.ts';
-import { encodeTarHeader, TAR_END, tarPadding, type EntryType } from '../unpack/tar-writer.ts';
+import { encodeTarHeader, TAR_END, tarPadding, type EntryType, type TarEntry } from '../unpack/tar-writer.ts';
 
 /** Device numbers of an lstat with bigint: (shared with the build's layer diffs). */
 export function major(rdev: bigint): number {
@@ -27,6 +27,61 @@ export function typeOf(st: BigIntStats): EntryType | undefined {
   return undefined; // sockets are not archived
 }
 
+/** The header fields every entry takes from its lstat (bigint): mode bits, owner, nanosecond mtime. */
+export function statFields(st: BigIntStats): Pick<TarEntry, 'mode' | 'uid' | 'gid' | 'mtime' | 'mtimeNsec'> {
+  return {
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    mtime: Number(st.mtimeNs / 1_000_000_000n),
+    mtimeNsec: Number(st.mtimeNs % 1_000_000_000n),
+  };
+}
+
+/**
+ * The records of one entry that is not a directory (shared with the build's layer diffs): a hardlink
+ * to the first path seen of the same inode (`links`, keyed by device and inode), a file with its
+ * content (zero-padded if it shrank while read: the archive stays valid), a symlink, a device, a
+ * fifo. `onContent` hears the size of each file whose content is archived (hardlinks once).
+ */
+export async function* leafEntry(
+  abs: string,
+  rel: string,
+  st: BigIntStats,
+  e: TarEntry,
+  links: Map<string, string>,
+  onContent?: (size: number) => void,
+): AsyncGenerator<Buffer> {
+  if (e.type === 'file' && st.nlink > 1n) {
+    const key = `${st.dev}:${st.ino}`;
+    const first = links.get(key);
+    if (first) {
+      yield encodeTarHeader({ ...e, type: 'link', linkname: first, xattrs: undefined });
+      return;
+    }
+    links.set(key, rel);
+  }
+  if (e.type === 'file') {
+    const size = Number(st.size);
+    onContent?.(size);
+    yield encodeTarHeader({ ...e, size });
+    let n = 0;
+    for await (const c of createReadStream(abs) as AsyncIterable<Buffer>) {
+      const chunk = n + c.length > size ? c.subarray(0, size - n) : c;
+      n += chunk.length;
+      yield chunk;
+    }
+    if (n < size) yield Buffer.alloc(size - n);
+    yield tarPadding(size);
+  } else if (e.type === 'symlink') {
+    yield encodeTarHeader({ ...e, linkname: readlinkSync(abs) });
+  } else if (e.type === 'character-device' || e.type === 'block-device') {
+    yield encodeTarHeader({ ...e, devmajor: major(st.rdev), devminor: minor(st.rdev) });
+  } else {
+    yield encodeTarHeader(e);
+  }
+}
+
 export async function* treeToTar(sys: Sys, root: string): AsyncGenerator<Buffer> {
   const links = new Map<string, string>();
   async function* entry(rel: string): AsyncGenerator<Buffer> {
@@ -41,41 +96,10 @@ export async function* treeToTar(sys: Sys, root: string): AsyncGenerator<Buffer>
       const v = sys.lgetxattr(abs, x);
       if (v) xattrs.set(x, v);
     }
-    const sec = Number(st.mtimeNs / 1_000_000_000n);
-    const nsec = Number(st.mtimeNs % 1_000_000_000n);
-    const base = { name, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: sec, mtimeNsec: nsec, xattrs };
-    if (type === 'file' && st.nlink > 1n) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = links.get(key);
-      if (first) {
-        yield encodeTarHeader({ ...base, type: 'link', linkname: first, xattrs: undefined });
-        return;
-      }
-      links.set(key, rel);
-    }
-    if (type === 'file') {
-      const size = Number(st.size);
-      yield encodeTarHeader({ ...base, type, size });
-      let n = 0;
-      for await (const c of createReadStream(abs) as AsyncIterable<Buffer>) {
-        const chunk = n + c.length > size ? c.subarray(0, size - n) : c;
-        n += chunk.length;
-        yield chunk;
-      }
-      if (n < size) yield Buffer.alloc(size - n); // the file shrank under us: keep the archive valid
-      yield tarPadding(size);
-      return;
-    }
-    if (type === 'symlink') {
-      yield encodeTarHeader({ ...base, type, linkname: readlinkSync(abs) });
-      return;
-    }
-    if (type === 'character-device' || type === 'block-device') {
-      yield encodeTarHeader({ ...base, type, devmajor: major(st.rdev), devminor: minor(st.rdev) });
-      return;
-    }
-    yield encodeTarHeader({ ...base, type });
-    if (type === 'directory') for (const child of readdirSync(abs).sort()) yield* entry(rel === '' ? child : `${rel}/${child}`);
+    const e: TarEntry = { name, type, ...statFields(st), xattrs };
+    if (type !== 'directory') return yield* leafEntry(abs, rel, st, e, links);
+    yield encodeTarHeader(e);
+    for (const child of readdirSync(abs).sort()) yield* entry(rel === '' ? child : `${rel}/${child}`);
   }
   yield* entry('');
   yield TAR_END;
