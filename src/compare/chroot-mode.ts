@@ -5,7 +5,7 @@
  * get, which ends by itself), never an unbounded one.
  */
 import { existsSync } from 'node:fs';
-import { FACTS_SCRIPT, compareNamespaces, hogScript, hostProcesses, parseFacts } from './measure.ts';
+import { FACTS_SCRIPT, hogScript, parseFacts, unconfinedFacts } from './measure.ts';
 import { openImageRoot, imageId, type ImageRoot } from './image-root.ts';
 import { HOG_FACTOR, type FactsContext, type ModeRunner } from './mode.ts';
 import { hostProcessCount, run, runOk, workloadEnv } from './probe.ts';
@@ -56,27 +56,11 @@ export class ChrootMode implements ModeRunner {
     const f = parseFacts(out);
     const hogMiB = ctx.limitMiB * HOG_FACTOR;
     const hog = await run(this.#chroot, [fs.dir, 'sh', '-c', hogScript(hogMiB)], { env });
-    return {
-      memory: {
-        idleKiB: 0,
-        peakKiB: 0,
-        of: f.ppid === process.pid ? 'none: chroot execs the workload, a direct child of berth compare' : `none (the workload's parent was pid ${f.ppid})`,
-      },
-      kernel: f.kernel,
-      namespaces: compareNamespaces(f.ns, ctx.hostNs, "the chrooted workload's /proc/self/ns (proc mounted for that run) against berth compare's own"),
-      memoryLimit: {
-        limitMiB: ctx.limitMiB,
-        hogMiB,
-        enforced: hog.code !== 0,
-        exitCode: hog.code,
-        detail:
-          hog.code === 0
-            ? `chroot has no memory limit: asked ${ctx.limitMiB} MiB, a ${hogMiB} MiB hog ran to its end`
-            : `the ${hogMiB} MiB hog exited with ${hog.code}`,
-      },
-      hostProcesses: hostProcesses(f, hostCount),
-      accel: 'native',
-    };
+    return unconfinedFacts(ctx, f, hostCount, hog, hogMiB, {
+      direct: 'none: chroot execs the workload, a direct child of berth compare',
+      namespaces: "the chrooted workload's /proc/self/ns (proc mounted for that run) against berth compare's own",
+      unlimited: `chroot has no memory limit: asked ${ctx.limitMiB} MiB, a ${hogMiB} MiB hog ran to its end`,
+    });
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
  * checks the instruments (its namespaces must compare equal, the marker must be seen).
  */
 import { existsSync } from 'node:fs';
-import { FACTS_SCRIPT, compareNamespaces, hogScript, hostProcesses, parseFacts } from './measure.ts';
+import { FACTS_SCRIPT, hogScript, parseFacts, unconfinedFacts } from './measure.ts';
 import { HOG_FACTOR, type FactsContext, type ModeRunner } from './mode.ts';
 import { hostProcessCount, run, runOk, workloadEnv } from './probe.ts';
 import type { ModeFacts } from './report.ts';
@@ -30,24 +30,11 @@ export class HostMode implements ModeRunner {
     const hostCount = hostProcessCount();
     const hogMiB = ctx.limitMiB * HOG_FACTOR;
     const hog = await run('/bin/sh', ['-c', hogScript(hogMiB)], { env });
-    return {
-      memory: {
-        idleKiB: 0,
-        peakKiB: 0,
-        of: f.ppid === process.pid ? 'none: the workload is a direct child of berth compare' : `none (the workload's parent was pid ${f.ppid})`,
-      },
-      kernel: f.kernel,
-      namespaces: compareNamespaces(f.ns, ctx.hostNs, "the workload's /proc/self/ns against berth compare's own"),
-      memoryLimit: {
-        limitMiB: ctx.limitMiB,
-        hogMiB,
-        enforced: hog.code !== 0,
-        exitCode: hog.code,
-        detail: hog.code === 0 ? `no limit can be asked: a ${hogMiB} MiB hog ran to its end` : `the ${hogMiB} MiB hog exited with ${hog.code}`,
-      },
-      hostProcesses: hostProcesses(f, hostCount),
-      accel: 'native',
-    };
+    return unconfinedFacts(ctx, f, hostCount, hog, hogMiB, {
+      direct: 'none: the workload is a direct child of berth compare',
+      namespaces: "the workload's /proc/self/ns against berth compare's own",
+      unlimited: `no limit can be asked: a ${hogMiB} MiB hog ran to its end`,
+    });
   }
 
   async close(): Promise<void> {}

@@ -4,7 +4,8 @@
  * latency summary. The same script runs in every mode (busybox sh or the host's sh), so the
  * columns differ only by where it ran.
  */
-import type { HostProcesses, Latency, Namespaces, NsStatus } from './report.ts';
+import type { FactsContext } from './mode.ts';
+import type { HostProcesses, Latency, ModeFacts, Namespaces, NsStatus } from './report.ts';
 
 /**
  * What the workload reports, one `key value` line each. `/proc/self` in `readlink`'s argument is
@@ -99,6 +100,35 @@ export function hostProcesses(f: Facts, hostCount: number): HostProcesses {
  * 1 MiB blocks: `head -c` writes 4 KiB ones, and the syscalls made it 4× slower under TCG
  * (measured in a 128 MiB guest: 15.3 s against 3.6 s to the OOM kill).
  */
+/**
+ * The facts of a mode that confines nothing (the host, chroot): no memory of its own to account,
+ * namespaces as the workload saw them, and whether the hog, asked to stay under a limit nothing
+ * enforces, ran to its end. `words` are the mode's own explanations.
+ */
+export function unconfinedFacts(
+  ctx: FactsContext,
+  f: Facts,
+  hostCount: number,
+  hog: { code: number },
+  hogMiB: number,
+  words: { direct: string; namespaces: string; unlimited: string },
+): ModeFacts {
+  return {
+    memory: { idleKiB: 0, peakKiB: 0, of: f.ppid === process.pid ? words.direct : `none (the workload's parent was pid ${f.ppid})` },
+    kernel: f.kernel,
+    namespaces: compareNamespaces(f.ns, ctx.hostNs, words.namespaces),
+    memoryLimit: {
+      limitMiB: ctx.limitMiB,
+      hogMiB,
+      enforced: hog.code !== 0,
+      exitCode: hog.code,
+      detail: hog.code === 0 ? words.unlimited : `the ${hogMiB} MiB hog exited with ${hog.code}`,
+    },
+    hostProcesses: hostProcesses(f, hostCount),
+    accel: 'native',
+  };
+}
+
 export function hogScript(mib: number): string {
   return `dd if=/dev/zero bs=1M count=${mib} 2>/dev/null | tail >/dev/null`;
 }
