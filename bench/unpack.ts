@@ -29,8 +29,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync, lstatSync } from 'node:fs';
 import { availableParallelism, cpus, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { encodeTarHeader, TAR_END, tarPadding, type TarEntry } from '../src/unpack/tar-writer.ts';
+import { buildImage, writeOciLayout } from '../test/helpers/registry.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
@@ -320,36 +320,11 @@ function generate(dir: string): Image {
   const stats: Stats = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, whiteouts: 0, bytes: 0 };
   const tars = planLayers().map((p) => layerTar(p, pool, stats));
   const oci = join(dir, 'oci');
-  const blobs = join(oci, 'blobs', 'sha256');
-  mkdirSync(blobs, { recursive: true });
-  const gz = tars.map((t) => gzipSync(t, { level: 6 }));
-  for (const b of gz) writeFileSync(join(blobs, sha256(b)), b);
+  const built = buildImage(tars, { cmd: ['/srv/app/bin/server'] });
+  const gz = built.layers.map((l) => l.blob);
+  const config = built.config;
   const diffIDs = tars.map((t) => `sha256:${sha256(t)}`);
-  const created = new Date(EPOCH * 1000).toISOString();
-  const config = Buffer.from(
-    JSON.stringify({
-      created,
-      architecture: 'amd64',
-      os: 'linux',
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/srv/app/bin/server'] },
-      rootfs: { type: 'layers', diff_ids: diffIDs },
-      history: tars.map((_, i) => ({ created, created_by: `bench layer ${i}` })),
-    }),
-  );
-  writeFileSync(join(blobs, sha256(config)), config);
-  const desc = (mediaType: string, b: Buffer) => ({ mediaType, digest: `sha256:${sha256(b)}`, size: b.length });
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: desc('application/vnd.oci.image.config.v1+json', config),
-      layers: gz.map((b) => desc('application/vnd.oci.image.layer.v1.tar+gzip', b)),
-    }),
-  );
-  writeFileSync(join(blobs, sha256(manifest)), manifest);
-  const annotations = { 'org.opencontainers.image.ref.name': 'latest', 'io.containerd.image.name': 'localhost/bench/unpack:latest' };
-  writeFileSync(join(oci, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(join(oci, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ ...desc('application/vnd.oci.image.manifest.v1+json', manifest), annotations }] }));
+  writeOciLayout(oci, [built], 'latest', { 'io.containerd.image.name': 'localhost/bench/unpack:latest' });
 
   const docker = join(dir, 'docker.tar');
   const layerNames = diffIDs.map((d) => `${d.slice(7)}/layer.tar`);

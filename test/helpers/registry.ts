@@ -181,7 +181,7 @@ function writeBlob(dir: string, b: Buffer): void {
  * Writes an OCI layout with one image (or, with several, an index of them by platform) tagged
  * `tag`. Returns the digest of the top-level manifest or index.
  */
-export function writeOciLayout(dir: string, images: BuiltImage[], tag: string): { digest: string; index?: Buffer } {
+export function writeOciLayout(dir: string, images: BuiltImage[], tag: string, annotations: Record<string, string> = {}): { digest: string; index?: Buffer } {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
@@ -190,7 +190,7 @@ export function writeOciLayout(dir: string, images: BuiltImage[], tag: string): 
     writeBlob(dir, img.config);
     for (const l of img.layers) writeBlob(dir, l.blob);
   }
-  const ann = { 'org.opencontainers.image.ref.name': tag };
+  const ann = { 'org.opencontainers.image.ref.name': tag, ...annotations };
   let top: { mediaType: string; digest: string; size: number };
   let index: Buffer | undefined;
   if (images.length === 1) {
