@@ -1,7 +1,7 @@
 /**
  * Name resolution and isolation on user-defined networks with the real plugins: two "containers"
  * on one network reach each other's httpd by name and by alias through their generated /etc/hosts;
- * a container on another network can reach neither (firewall ingressPolicy same-bridge) until it is
+ * a container on another network can reach neither (berth's per-network isolation rules) until it is
  * connected to the network, and cannot again after it is disconnected.
  */
 import assert from 'node:assert/strict';
