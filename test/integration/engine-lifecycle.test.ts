@@ -166,7 +166,8 @@ describe('container lifecycle', () => {
 
   it('a CLI killed with SIGKILL during run -d leaves nothing that rm -f and system prune cannot clean', async () => {
     for (const delay of [30, 60, 90, 120, 150, 200, 260, 350]) {
-      const c = spawn(BERTH, ['--root', e.root, 'run', '-d', 'busybox', 'sleep', '300'], { stdio: 'ignore' });
+      // a duration no other test uses: the check below counts this test's containers only
+      const c = spawn(BERTH, ['--root', e.root, 'run', '-d', 'busybox', 'sleep', '317'], { stdio: 'ignore' });
       await sleep(delay);
       c.kill('SIGKILL');
       // on a quiet machine `run -d` may have finished already: its exit event has been and gone
@@ -180,6 +181,7 @@ describe('container lifecycle', () => {
     for (const dir of ['containers', 'runtime', 'rootfs', 'names']) assert.deepEqual(ls(path.join(e.root, dir)), [], `${dir} is empty`);
     const strays = readdirSync('/sys/fs/cgroup/memory/berth').filter((d) => ids.includes(d));
     assert.deepEqual(strays, []);
-    assert.equal(spawnSync('pgrep', ['-f', `sleep 300`]).status, 1, 'no container process left');
+    const left = spawnSync('pgrep', ['-af', 'sleep 317'], { encoding: 'utf8' });
+    assert.equal(left.status, 1, `no container process left: ${left.stdout}`);
   });
 });
