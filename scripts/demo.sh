@@ -8,6 +8,8 @@ B="./bin/berth --root $ROOT"
 cleanup() {
   $B rm -f $($B ps -aq) >/dev/null 2>&1 || true
   $B system prune -f >/dev/null 2>&1 || true
+  # the root's networks leave the host too: the default bridge, its rules, the pinned-netns run dir
+  $B system reset -f >/dev/null 2>&1 || true
   rm -rf "$ROOT"
 }
 trap cleanup EXIT
