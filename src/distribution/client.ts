@@ -11,7 +11,7 @@ import { MT } from '../image/media.ts';
 import { getCredentials, type Credentials } from './authfile.ts';
 import { Authenticator, repositoryScope } from './auth.ts';
 import { ManifestUnknownError, RegistryError, UnauthorizedError, UnreachableError, parseErrorBody } from './errors.ts';
-import { Http, backoff, bodyChunks, header, isNetworkError, readBytes, readText, sleep, unreachable, type HttpRequest, type HttpResponse, type RetryPolicy } from './http.ts';
+import { Http, backoff, header, isNetworkError, readBytes, readText, sleep, unreachable, type HttpRequest, type HttpResponse, type RetryPolicy } from './http.ts';
 import type { Endpoint, RegistryConfig } from './registries.ts';
 
 /** Every manifest type berth understands, best first (Docker schema 1 is not among them). */
@@ -176,9 +176,10 @@ export class RegistryClient {
   /**
    * Streams a blob, resuming with a Range request after the connection breaks (as long as each
    * attempt makes progress, or within the retry policy); blob storage redirects are followed by
-   * the HTTP layer. The caller verifies the bytes (the store's ingest does).
+   * the HTTP layer. The caller verifies the bytes (the store's ingest does). With `lent`, the
+   * chunks are views of recycled memory (common/lent.ts): valid until the next is asked for.
    */
-  async *blobStream(blob: BlobRef, opts: { signal?: AbortSignal; onBytes?: (n: number) => void } = {}): AsyncGenerator<Buffer> {
+  async *blobStream(blob: BlobRef, opts: { signal?: AbortSignal; onBytes?: (n: number) => void; lent?: boolean } = {}): AsyncGenerator<Buffer> {
     const order = [this.active, ...this.conns.keys()].filter((v, i, a) => a.indexOf(v) === i);
     let offset = 0;
     let failures = 0;
@@ -190,6 +191,7 @@ export class RegistryClient {
         method: 'GET',
         rel: `${this.path}/blobs/${blob.digest}`,
         headers,
+        download: true,
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
       if (res.status !== 200 && !(res.status === 206 && offset > 0)) {
@@ -214,7 +216,7 @@ export class RegistryClient {
       } else skip = offset; // a server that ignores Range sends everything again
       let done = false;
       try {
-        for await (const chunk of bodyChunks(res.body)) {
+        for await (const chunk of res.body.chunks({ lent: opts.lent === true })) {
           let b = chunk;
           if (skip > 0) {
             if (b.length <= skip) {
@@ -232,7 +234,7 @@ export class RegistryClient {
           done = true;
           return;
         }
-        throw Object.assign(new Error('connection closed before the blob was complete'), { code: 'UND_ERR_SOCKET' });
+        throw Object.assign(new Error('connection closed before the blob was complete'), { code: 'ECONNRESET' });
       } catch (err) {
         if (opts.signal?.aborted) throw opts.signal.reason ?? err;
         if (!isNetworkError(err)) throw err;

@@ -1,15 +1,27 @@
 /**
- * HTTP for registries, on undici: one connection pool per registry endpoint (with its TLS
+ * HTTP for registries, on node:http(s): one keep-alive agent per registry endpoint (with its TLS
  * material), redirects followed by hand so that credentials never travel to another origin (blob
  * storage behind a redirect gets a pre-signed URL, not our token), and transient failures
  * (connection resets, 429, 5xx) retried with exponential backoff. Connection failures that
- * persist become UnreachableError with one readable line.
+ * persist become UnreachableError with one readable line. Blob bodies (`download: true`) come
+ * through ./download.ts instead, which reads them into recycled memory.
  */
+import type { IncomingMessage, IncomingHttpHeaders } from 'node:http';
+import { createRequire } from 'node:module';
+import { pipeline, type Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
-import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { SlabPool } from '../common/lent.ts';
+import { download, SLAB_SIZE } from './download.ts';
 import { RegistryError, UnreachableError } from './errors.ts';
 import type { TlsMaterial } from './registries.ts';
+
+// Loaded with require: importing node:http as an ES module builds its module namespace, whose
+// getters load Node's own copy of undici (for http.WebSocket): 30 ms of every pull's start here.
+const load = createRequire(import.meta.url);
+const { Agent: HttpAgent, request: httpRequest } = load('node:http') as typeof import('node:http');
+const { Agent: HttpsAgent, request: httpsRequest } = load('node:https') as typeof import('node:https');
+type HttpAgent = InstanceType<typeof HttpAgent>;
+type HttpsAgent = InstanceType<typeof HttpsAgent>;
 
 export type Body = Buffer | string | (() => Readable) | undefined;
 
@@ -20,14 +32,26 @@ export interface HttpRequest {
   /** A function body is called again for each attempt, so it can be retried. */
   body?: Body;
   signal?: AbortSignal;
-  /** Response buffering; blobs use a large one so a slow consumer moment does not stall the socket. */
-  highWaterMark?: number;
+  /** A large GET body (a blob): on a connection of its own, into recycled memory (./download.ts). */
+  download?: boolean;
+}
+
+/** A response body, whichever way it came. */
+export interface ResponseBody {
+  /**
+   * The chunks as they arrive. With `lent`, they may be views of recycled memory, valid until the
+   * next one is asked for unless retained (common/lent.ts); without, the caller may keep them.
+   */
+  chunks(opts?: { lent?: boolean }): AsyncIterable<Buffer>;
+  /** Discards the rest of the body. */
+  dump(): Promise<void>;
+  destroy(): void;
 }
 
 export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
+  body: ResponseBody;
   /** The URL that answered (after redirects). */
   url: string;
 }
@@ -61,7 +85,7 @@ export function backoff(attempt: number, policy: RetryPolicy): number {
   return policy.baseDelayMs * 2 ** attempt * (0.75 + Math.random() * 0.5);
 }
 
-/** The innermost error code (undici wraps socket errors). */
+/** The innermost error code (errors may wrap the socket's). */
 export function errorCode(err: unknown): string | undefined {
   let e = err as { code?: unknown; cause?: unknown } | undefined;
   let code: string | undefined;
@@ -76,12 +100,19 @@ export function errorCode(err: unknown): string | undefined {
 export function isNetworkError(err: unknown): boolean {
   const code = errorCode(err);
   if (!code) return false;
-  return !TLS_TRUST_CODES.test(code) && code !== 'UND_ERR_ABORTED' && code !== 'ABORT_ERR';
+  return !TLS_TRUST_CODES.test(code) && code !== 'ABORT_ERR';
 }
 
 export function isTlsTrustError(err: unknown): boolean {
   const code = errorCode(err);
   return code !== undefined && TLS_TRUST_CODES.test(code);
+}
+
+/** A TLS handshake answered in plain HTTP (OpenSSL's code, or node:https's EPROTO with its text). */
+function speaksNoTls(err: unknown): boolean {
+  const code = errorCode(err);
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return true;
+  return code === 'EPROTO' && /wrong version number|packet length too long/i.test(String((err as Error)?.message));
 }
 
 /** One line for a connection failure to `host`. */
@@ -91,33 +122,91 @@ export function unreachable(host: string, err: unknown): UnreachableError {
     return new UnreachableError(
       `registry ${host}: TLS certificate not trusted (${code}); put its CA in certs.d/${host}/ca.crt or use --tls-verify=false`,
     );
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG')
+  if (speaksNoTls(err))
     return new UnreachableError(`registry ${host} does not speak TLS; if it is a plain HTTP registry, list it in insecure-registries or use --tls-verify=false`);
   const why = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'no such host' : (code ?? (err as Error)?.message ?? String(err));
   return new UnreachableError(`registry ${host} is unreachable: ${why}`);
 }
 
+/** A silent connection fails after this long (connecting, waiting for headers, reading a body). */
+const TIMEOUT_MS = 60_000;
+
+function timeoutError(host: string): Error {
+  return Object.assign(new Error(`no data from ${host} for ${TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' });
+}
+
+/** A node:http response's body. */
+class MessageBody implements ResponseBody {
+  private readonly msg: IncomingMessage;
+  constructor(msg: IncomingMessage) {
+    this.msg = msg;
+  }
+
+  chunks(): AsyncIterable<Buffer> {
+    return bodyChunks(this.msg);
+  }
+
+  /** Reads the rest, so that the keep-alive connection can serve the next request. */
+  dump(): Promise<void> {
+    const m = this.msg;
+    if (m.readableEnded || m.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      m.once('end', resolve).once('close', resolve).once('error', () => resolve());
+      m.resume();
+    });
+  }
+
+  destroy(): void {
+    this.msg.destroy();
+  }
+}
+
 export class Http {
-  private readonly agent: Agent;
+  private readonly plain: HttpAgent;
+  private readonly secure: HttpsAgent;
+  private readonly tls: TlsMaterial;
+  /** Read buffers of the downloads (recycled across them). */
+  private readonly slabs = new SlabPool(SLAB_SIZE);
   readonly retry: RetryPolicy;
 
   constructor(tls: TlsMaterial, opts: { retry?: RetryPolicy; connections?: number } = {}) {
     this.retry = opts.retry ?? DEFAULT_RETRY;
-    this.agent = new Agent({
-      connect: {
-        ...(tls.ca.length ? { ca: [...rootCertificates, ...tls.ca] } : {}),
-        ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-        rejectUnauthorized: tls.verify,
-      },
-      connections: opts.connections ?? 16,
-      keepAliveTimeout: 30_000,
-      headersTimeout: 60_000,
-      bodyTimeout: 60_000,
+    this.tls = tls;
+    const pool = { keepAlive: true, maxSockets: opts.connections ?? 16, timeout: TIMEOUT_MS };
+    this.plain = new HttpAgent(pool);
+    this.secure = new HttpsAgent({
+      ...pool,
+      ...(tls.ca.length ? { ca: [...rootCertificates, ...tls.ca] } : {}),
+      ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+      rejectUnauthorized: tls.verify,
     });
   }
 
   async close(): Promise<void> {
-    await this.agent.close().catch(() => {});
+    this.plain.destroy();
+    this.secure.destroy();
+  }
+
+  /** One request and its response's head, on node:http. */
+  private exchange(url: URL, method: HttpRequest['method'], headers: Record<string, string>, body: Body, signal: AbortSignal | undefined): Promise<Omit<HttpResponse, 'url'>> {
+    return new Promise((resolve, reject) => {
+      const https = url.protocol === 'https:';
+      const req = (https ? httpsRequest : httpRequest)(url, {
+        method,
+        headers: { 'user-agent': 'berth', ...headers },
+        agent: https ? this.secure : this.plain,
+        timeout: TIMEOUT_MS,
+        ...(signal ? { signal } : {}),
+      });
+      req.once('timeout', () => req.destroy(timeoutError(url.host)));
+      req.once('error', reject);
+      req.once('response', (msg: IncomingMessage) => {
+        msg.setTimeout(TIMEOUT_MS, () => msg.destroy(timeoutError(url.host)));
+        resolve({ status: msg.statusCode ?? 0, headers: msg.headers as IncomingHttpHeaders, body: new MessageBody(msg) });
+      });
+      if (typeof body === 'function') pipeline(body(), req, (err) => err && req.destroy(err));
+      else req.end(body);
+    });
   }
 
   /** One exchange, following redirects; no retries. */
@@ -128,20 +217,16 @@ export class Http {
     let body = req.body;
     const origin = new URL(url).origin;
     for (let hop = 0; ; hop++) {
-      const res = await request(url, {
-        method,
-        headers,
-        body: typeof body === 'function' ? body() : (body ?? null),
-        dispatcher: this.agent,
-        signal: req.signal ?? null,
-        ...(req.highWaterMark ? { highWaterMark: req.highWaterMark } : {}),
-      });
+      const u = new URL(url);
+      const res =
+        req.download && method === 'GET'
+          ? await download({ url: u, headers, tls: this.tls, signal: req.signal, timeoutMs: TIMEOUT_MS, pool: this.slabs })
+          : await this.exchange(u, method, headers, typeof body === 'function' ? body : (body ?? undefined), req.signal);
       const location = res.headers.location;
-      if (!REDIRECT_STATUS.has(res.statusCode) || typeof location !== 'string' || hop >= 10)
-        return { status: res.statusCode, headers: res.headers, body: res.body, url };
+      if (!REDIRECT_STATUS.has(res.status) || typeof location !== 'string' || hop >= 10) return { ...res, url };
       await res.body.dump();
       url = new URL(location, url).toString();
-      if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
         method = 'GET';
         body = undefined;
       }
@@ -189,7 +274,7 @@ export async function readText(res: HttpResponse, max = 4 << 20): Promise<string
 export async function readBytes(res: HttpResponse, max = 4 << 20): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of res.body as AsyncIterable<Buffer>) {
+  for await (const c of res.body.chunks()) {
     n += c.length;
     if (n > max) {
       res.body.destroy();
@@ -246,7 +331,7 @@ export async function* bodyChunks(body: Readable, maxQueued = 32): AsyncGenerato
       if (failure) throw failure.err;
       if (ended) {
         // 'close' without 'end' is a body cut short: let the caller see an error, not an end
-        if (!body.readableEnded) throw Object.assign(new Error('connection closed before the body was complete'), { code: 'UND_ERR_SOCKET' });
+        if (!body.readableEnded) throw Object.assign(new Error('connection closed before the body was complete'), { code: 'ECONNRESET' });
         return;
       }
       await new Promise<void>((r) => (wake = r));

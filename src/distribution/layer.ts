@@ -6,6 +6,7 @@
  * sides are discarded (the ingest's temp file, the snapshot's temp directory).
  */
 import { PassThrough } from 'node:stream';
+import { retain } from '../common/lent.ts';
 import type { Digest } from '../store/digest.ts';
 import type { PendingSnapshot } from '../store/snapshots.ts';
 import type { Store } from '../store/store.ts';
@@ -24,40 +25,21 @@ export interface LayerEvents {
 }
 
 /**
- * Regroups a stream of socket-sized chunks (~64 KiB) into ~1 MiB ones, for a blob stored without
- * unpacking: one write per MiB instead of one per socket read. (A blob that is also unpacked is
- * not regrouped: the copy cost as much as it saved there, measured.)
- */
-export async function* coalesce(src: AsyncIterable<Buffer>, min = 1 << 20): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let n = 0;
-  for await (const c of src) {
-    parts.push(c);
-    n += c.length;
-    if (n >= min) {
-      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
-      parts = [];
-      n = 0;
-    }
-  }
-  if (n > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
-}
-
-/**
  * Downloads the blob (verified) and, when `unpack`, unpacks its snapshot from the same bytes,
  * returned uncommitted: the caller commits all of an image's snapshots with one syncfs.
  */
 export async function fetchLayer(store: Store, client: RegistryClient, job: LayerJob, unpack: boolean, ev: LayerEvents = {}): Promise<PendingSnapshot | undefined> {
   const what = `blob ${job.blob.digest}`;
   const expected = { digest: job.blob.digest, size: job.blob.size };
-  const streamOpts = { ...(ev.signal ? { signal: ev.signal } : {}), ...(ev.onBytes ? { onBytes: ev.onBytes } : {}) };
+  // Lent chunks (recycled memory): the ingest hashes and writes each before asking for the next.
+  const streamOpts = { lent: true, ...(ev.signal ? { signal: ev.signal } : {}), ...(ev.onBytes ? { onBytes: ev.onBytes } : {}) };
   if (!unpack) {
-    await store.content.ingest(coalesce(client.blobStream(job.blob, streamOpts)), expected, what);
+    await store.content.ingest(client.blobStream(job.blob, streamOpts), expected, what);
     return undefined;
   }
   let unpackErr: unknown;
   // object mode: chunks pass as they are, never concatenated into new buffers
-  const tee = new PassThrough({ objectMode: true, highWaterMark: 32 });
+  const tee = new PassThrough({ objectMode: true, highWaterMark: 8 });
   tee.on('error', () => {}); // reported through `unpacking`
   const unpacking = store.snapshots.unpack(job.chainID, job.parent, job.diffID, () => tee);
   // If the unpacker gives up (a corrupt or hostile layer), the download still runs to its end:
@@ -73,11 +55,14 @@ export async function fetchLayer(store: Store, client: RegistryClient, job: Laye
     );
   });
   // The ingest takes each chunk first (it hashes and writes it before asking for the next), then
-  // the unpacker.
+  // the unpacker, which keeps it until its decompressor is done with it: retained here, released
+  // there (unpack/compression.ts).
   async function* both(): AsyncGenerator<Buffer> {
     for await (const chunk of client.blobStream(job.blob, streamOpts)) {
       yield chunk;
-      if (unpackErr === undefined && !tee.destroyed && !tee.write(chunk)) await Promise.race([new Promise((r) => tee.once('drain', r)), stopped]);
+      if (unpackErr !== undefined || tee.destroyed) continue;
+      retain(chunk);
+      if (!tee.write(chunk)) await Promise.race([new Promise((r) => tee.once('drain', r)), stopped]);
     }
   }
   try {

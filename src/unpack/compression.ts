@@ -2,8 +2,9 @@
  * Layer compression: decided by the bytes (magic numbers), because Docker archives name every
  * layer `layer.tar` whatever it holds. Node 24's zlib decompresses both gzip and zstd, streaming.
  */
-import { Readable, pipeline } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
+import { release } from '../common/lent.ts';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -40,6 +41,7 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
     have += r.value.length;
   }
   const head = Buffer.concat(chunks);
+  for (const c of chunks) release(c); // copied into `head`
   async function* all(): AsyncGenerator<Buffer> {
     if (head.length > 0) yield head;
     while (!ended) {
@@ -53,7 +55,43 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
   return { head, stream: Readable.from(all(), { objectMode: true, highWaterMark: 1 }) };
 }
 
-/** The uncompressed tar stream of a layer blob, whichever compression it uses. */
+/**
+ * Writes `src` into the decompressor, releasing each chunk once the decompressor has consumed it
+ * (a write's callback runs when its chunk is inflated): the input may be lent memory.
+ */
+async function feed(src: Readable, dec: Transform): Promise<void> {
+  // Its consumer sees its errors; this keeps one that comes after the consumer left from
+  // crashing the process. Its end (consumed, failed or destroyed) ends the input too.
+  dec.on('error', () => {});
+  dec.once('close', () => src.destroy());
+  try {
+    for await (const c of src as AsyncIterable<Buffer>) {
+      if (dec.destroyed) {
+        release(c);
+        break;
+      }
+      if (!dec.write(c, () => release(c)))
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            dec.off('drain', done).off('close', done);
+            resolve();
+          };
+          dec.on('drain', done).on('close', done);
+        });
+    }
+    if (!dec.destroyed) dec.end();
+  } catch (err) {
+    dec.destroy(err instanceof Error ? err : new Error(String(err)));
+  } finally {
+    src.destroy();
+  }
+}
+
+/**
+ * The uncompressed tar stream of a layer blob, whichever compression it uses. Input chunks may be
+ * lent (common/lent.ts): they are released when consumed, here when compressed, and by the
+ * consumer of the returned stream when not (it gets them as they are).
+ */
 export async function decompressed(input: Readable): Promise<{ stream: Readable; compression: Compression }> {
   const { head, stream } = await peek(input, 4);
   const compression = sniffCompression(head);
@@ -64,6 +102,6 @@ export async function decompressed(input: Readable): Promise<{ stream: Readable;
   // a byte-mode read would concatenate them into a new buffer).
   const opts = { chunkSize: DECOMPRESS_CHUNK, readableObjectMode: true, readableHighWaterMark: 4 };
   const dec = compression === 'gzip' ? createGunzip(opts) : createZstdDecompress(opts);
-  pipeline(stream, dec, () => {});
+  void feed(stream, dec);
   return { stream: dec, compression };
 }

@@ -13,6 +13,7 @@ import { BerthError } from '../common/errors.ts';
 import { AT, O, RESOLVE_STRICT, S, fdPath, type Sys, type Timespec } from '../sys/types.ts';
 import { isErrno } from '../sys/errors.ts';
 import { decompressed } from './compression.ts';
+import { release } from '../common/lent.ts';
 import { CorruptLayerError, UnsafeLayerError } from './errors.ts';
 import { cleanEntryPath, OPAQUE_MARKER, splitPath, WHITEOUT_PREFIX } from './paths.ts';
 import { paxXattrs, type PaxRecords } from './pax.ts';
@@ -265,7 +266,10 @@ export async function unpackLayer(sys: Sys, blob: Readable, target: string, opts
     stream = (await decompressed(blob)).stream;
     reader = new TarReader(writer);
     // One turn of the event loop per chunk: every entry in it is written synchronously.
-    for await (const chunk of stream as AsyncIterable<Buffer>) reader.write(chunk);
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      reader.write(chunk);
+      release(chunk); // an uncompressed layer's chunks may be lent memory (compression.ts)
+    }
     reader.end();
     writer.finish();
   } catch (err) {

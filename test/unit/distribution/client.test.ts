@@ -17,7 +17,6 @@ import { UnauthorizedError, UnreachableError } from '../../../src/distribution/e
 import { DigestMismatchError } from '../../../src/store/content.ts';
 import { storeCredentials } from '../../../src/distribution/authfile.ts';
 import { forEachLimit } from '../../../src/distribution/pool.ts';
-import { coalesce } from '../../../src/distribution/layer.ts';
 import { createProgress, renderRow } from '../../../src/distribution/progress.ts';
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}` as `sha256:${string}`;
@@ -300,17 +299,6 @@ test('forEachLimit: at most N in flight, the first failure wins and stops new wo
   );
   assert.equal(peak, 3);
   assert.ok(started.length < 8, 'work stopped after the failure');
-});
-
-test('coalesce regroups small chunks without losing bytes', async () => {
-  async function* src() {
-    for (let i = 0; i < 100; i++) yield Buffer.alloc(1000, i);
-  }
-  const out: Buffer[] = [];
-  for await (const c of coalesce(src(), 4096)) out.push(c);
-  assert.ok(out.every((c, i) => i === out.length - 1 || c.length >= 4096));
-  assert.equal(Buffer.concat(out).length, 100_000);
-  assert.equal(Buffer.concat(out)[99_999], 99);
 });
 
 test('progress: plain lines on state changes only; quiet prints only the result; bars', () => {

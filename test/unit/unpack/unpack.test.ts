@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { release, retain, SlabPool } from '../../../src/common/lent.ts';
 import { FakeSys } from '../../../src/sys/fake.ts';
 import { S } from '../../../src/sys/types.ts';
 import { unpackLayer } from '../../../src/unpack/unpack.ts';
@@ -113,4 +114,32 @@ test('a diffID mismatch fails the unpack', async () => {
 
 test('garbage is refused as a corrupt layer', async () => {
   await assert.rejects(run(Buffer.alloc(1024, 0x41)), CorruptLayerError);
+});
+
+test('lent input (recycled slabs, as a pull feeds it): each chunk is released only once consumed', async () => {
+  const body = randomBytes(3 << 20); // incompressible: the gzip input spans many slabs too
+  const tar = await makeTar([{ name: 'big', body }, { name: 'small', body: 'x' }]);
+  const expected = `sha256:${createHash('sha256').update(tar).digest('hex')}`;
+  for (const input of [tar, gzipSync(tar, { level: 1 })]) {
+    rmSync(target, { recursive: true });
+    mkdirSync(target);
+    // Producer as in distribution/layer.ts: each piece in a slab of a small pool, retained for
+    // the unpacker, the producer's own reference dropped at once. A slab released before the
+    // unpacker is done with it is overwritten by the next piece, and the diffID comes out wrong.
+    const pool = new SlabPool(16 << 10);
+    const tee = new PassThrough({ objectMode: true, highWaterMark: 8 });
+    const unpacking = unpackLayer(sys, tee, target, { whiteouts: 'overlay', diffID: expected });
+    for (let off = 0; off < input.length; off += 16 << 10) {
+      const slab = pool.take();
+      const n = input.copy(slab, 0, off, off + (16 << 10));
+      const view = slab.subarray(0, n);
+      retain(view);
+      release(slab);
+      if (!tee.write(view)) await new Promise((r) => tee.once('drain', r));
+    }
+    tee.end();
+    assert.equal((await unpacking).diffID, expected);
+    assert.ok(readFileSync(join(target, 'big')).equals(body));
+    assert.ok(pool.allocated <= 24, `slabs were recycled: ${pool.allocated} for ${Math.ceil(input.length / (16 << 10))} pieces`);
+  }
 });
