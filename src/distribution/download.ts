@@ -19,6 +19,8 @@ import type { TlsMaterial } from './registries.ts';
 
 /** One socket read at most: a busy reader finds this much waiting on a fast link. */
 export const SLAB_SIZE = 256 << 10;
+/** The room a read needs: with less left in its slab, the next read goes to a new one. */
+const MIN_READ = 64 << 10;
 /** Chunks queued for a slow consumer before the socket stops reading. */
 const MAX_QUEUED = 4;
 
@@ -71,10 +73,20 @@ export class DownloadBody {
     this.socket = socket;
   }
 
-  /** @internal the parser's view of a slab: kept (retained) until the consumer has seen it */
+  /**
+   * @internal the parser's view of a slab: kept (retained) until the consumer has seen it. A view
+   * that continues the last one still queued extends it instead: TLS hands over one 16 KiB record
+   * per read, and a consumer that is behind gets them as one chunk (fewer writes to the
+   * decompressor, each a round trip to the thread pool), still without a copy.
+   */
   push(chunk: Buffer): void {
-    retain(chunk);
-    this.queue.push(chunk);
+    const last = this.queue.at(-1);
+    if (last && last.buffer === chunk.buffer && last.byteOffset + last.length === chunk.byteOffset) {
+      this.queue[this.queue.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + chunk.length);
+    } else {
+      retain(chunk);
+      this.queue.push(chunk);
+    }
     this.signal();
   }
 
@@ -173,14 +185,23 @@ export function download(req: DownloadRequest): Promise<DownloadHead> {
       body?.fail(err);
       if (!socket.destroyed) socket.destroy();
     };
-    // The slab the socket will read into next: given back if the connection ends first.
-    let waiting: Buffer | undefined;
+    // Reads fill a slab one after the other (each into the room the last one left), so that
+    // small reads (TLS records) lie side by side and can be handed out as one chunk. The reader
+    // holds its own reference to the slab it fills, and drops it when it moves to the next.
+    let slab: Buffer | undefined;
+    let used = 0;
     const onread = {
-      buffer: () => (waiting = pool.take()),
-      callback: (n: number, slab: Buffer): boolean => {
-        waiting = undefined;
-        const r = parser.execute(slab, 0, n);
-        release(slab); // the read's own reference: the body chunks in it hold theirs
+      buffer: (): Buffer => {
+        if (!slab || slab.length - used < MIN_READ) {
+          if (slab) release(slab);
+          slab = pool.take();
+          used = 0;
+        }
+        return slab.subarray(used);
+      },
+      callback: (n: number, room: Buffer): boolean => {
+        used += n;
+        const r = parser.execute(room, 0, n);
         if (r instanceof Error) {
           failed(errorWithCode(`bad HTTP response from ${url.host}: ${r.message}`, 'HPE_INVALID'));
           return false;
@@ -222,8 +243,8 @@ export function download(req: DownloadRequest): Promise<DownloadHead> {
       if (r instanceof Error || !body) failed(errorWithCode('connection closed before the response was complete', 'ECONNRESET'));
     });
     socket.on('close', () => {
-      if (waiting) release(waiting);
-      waiting = undefined;
+      if (slab) release(slab);
+      slab = undefined;
     });
     socket.on('close', () => failed(errorWithCode('connection closed before the response was complete', 'ECONNRESET')));
     const onAbort = () => failed(req.signal?.reason ?? errorWithCode('aborted', 'ABORT_ERR'));
