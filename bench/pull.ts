@@ -4,18 +4,20 @@
  * interleaved (the order rotates every round), each from a cold store, timed as whole processes;
  * and, for context, skopeo's copy followed by `umoci unpack` (a root filesystem at the end, as
  * berth's and podman's pulls leave).
- * Prints every run, the medians and the ratios. Run: node bench/pull.ts [rounds] (after `make build`).
+ * Prints every run, the medians and the ratios. Run: node bench/pull.ts [rounds] [--tls] (after
+ * `make build`); with --tls the registry serves HTTPS (a throwaway CA; every client skips verification).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildImage, pushLayout, startRegistry, tarLayer, writeOciLayout, type Registry } from '../test/helpers/registry.ts';
+import { buildImage, makeTls, pushLayout, startRegistry, tarLayer, writeOciLayout, type Registry } from '../test/helpers/registry.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const BERTH = process.env.BERTH_BENCH_CLI ?? join(REPO, 'bin/berth');
-const ROUNDS = Number(process.argv[2] ?? 5);
+const ROUNDS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 5);
+const TLS = process.argv.includes('--tls');
 const LAYERS = 6;
 const RANDOM_PER_LAYER = 17 << 20;
 const TEXT_PER_LAYER = 4 << 20;
@@ -77,10 +79,11 @@ try {
   const compressed = img.layers.reduce((n, l) => n + l.blob.length, 0);
   const raw = tars.reduce((n, t) => n + t.length, 0);
   writeOciLayout(join(work, 'layout'), [img], 'v1');
-  reg = await startRegistry(join(work, 'registry'));
+  const tls = TLS ? makeTls(join(work, 'tls')) : undefined;
+  reg = await startRegistry(join(work, 'registry'), tls ? { tls } : {});
   const ref = `${reg.host}/bench/big:v1`;
-  pushLayout(join(work, 'layout'), 'v1', ref);
-  console.log(`image ${ref}: ${LAYERS} layers, ${(compressed / 1e6).toFixed(1)} MB compressed, ${(raw / 1e6).toFixed(1)} MB uncompressed`);
+  pushLayout(join(work, 'layout'), 'v1', ref, tls ? { certDir: tls.certDir } : {});
+  console.log(`image ${ref}${TLS ? ' (HTTPS)' : ''}: ${LAYERS} layers, ${(compressed / 1e6).toFixed(1)} MB compressed, ${(raw / 1e6).toFixed(1)} MB uncompressed`);
 
   const tools: Record<string, (d: string) => number> = {
     berth: (d) => timed(BERTH, ['--root', join(d, 'root'), 'pull', '-q', '--tls-verify=false', ref]),
