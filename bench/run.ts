@@ -11,6 +11,8 @@ const BENCHES: Record<string, string[]> = {
   engine: ['engine.ts', '20'], // berth run --rm vs podman run; the library vs runc; monitor memory
   unpack: ['unpack.ts'], // berth load vs umoci unpack vs podman load
   pull: ['pull.ts', '5'], // berth pull vs skopeo copy vs podman pull (local registry)
+  'pull-tls': ['pull.ts', '5', '--tls'], // the same over HTTPS
+  receive: ['receive.ts', '5'], // blob bodies: node:http vs download.ts's recycled slabs
   build: ['build.ts'], // berth build vs buildah bud, cold and cached
   'vm-boot': ['vm-boot.ts', '10'], // --isolation vm boot vs the bare QEMU floor
   network: ['network.ts'], // bridge vs none set-up, and throughput, vs podman
