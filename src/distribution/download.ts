@@ -67,10 +67,12 @@ export class DownloadBody {
   private failure: { err: unknown } | undefined;
   private wake: (() => void) | undefined;
   private paused = false;
+  private readonly timeoutMs: number;
 
   /** @internal */
-  constructor(socket: Socket) {
+  constructor(socket: Socket, timeoutMs: number) {
     this.socket = socket;
+    this.timeoutMs = timeoutMs;
   }
 
   /**
@@ -90,9 +92,13 @@ export class DownloadBody {
     this.signal();
   }
 
-  /** @internal whether the socket should stop reading for now */
+  /**
+   * @internal whether the socket should stop reading for now. While it waits for the consumer,
+   * its silence is ours, not the server's: the timeout is off until it reads again.
+   */
   full(): boolean {
     this.paused = this.queue.length >= MAX_QUEUED;
+    if (this.paused) this.socket.setTimeout(0);
     return this.paused;
   }
 
@@ -126,6 +132,7 @@ export class DownloadBody {
         if (c) {
           if (this.paused && this.queue.length < MAX_QUEUED / 2) {
             this.paused = false;
+            this.socket.setTimeout(this.timeoutMs);
             this.socket.resume();
           }
           if (opts.lent) {
@@ -222,7 +229,7 @@ export function download(req: DownloadRequest): Promise<DownloadHead> {
       : netConnect(opts);
 
     parser[HTTPParser.kOnHeadersComplete] = (info) => {
-      body = new DownloadBody(socket);
+      body = new DownloadBody(socket, req.timeoutMs);
       settled = true;
       resolve({ status: info.statusCode, headers: headerMap(info.headers), body });
     };

@@ -141,6 +141,26 @@ test('a slow consumer stops the socket: the slabs in use stay bounded', async ()
   }
   assert.equal(n, big.length);
   assert.ok(pool.allocated <= 8, `at most a few slabs were ever in use (${pool.allocated})`);
+
+  // A consumer slower than the timeout is not a silent server: the download still completes.
+  const patient = await download(req(`${base}/slow`, { timeoutMs: 150 }));
+  let m = 0;
+  for await (const c of patient.body.chunks({ lent: true })) {
+    if (m === 0) await new Promise((r) => setTimeout(r, 500));
+    m += c.length;
+  }
+  assert.equal(m, big.length);
+});
+
+test('a server silent for longer than the timeout fails the download', async () => {
+  handler = (_q, s) => {
+    s.writeHead(200, { 'content-length': big.length });
+    s.write(big.subarray(0, 1000)); // then nothing
+  };
+  const head = await download(req(`${base}/silent`, { timeoutMs: 200 }));
+  await assert.rejects(async () => {
+    for await (const c of head.body.chunks()) void c;
+  }, (e: unknown) => (e as { code?: string }).code === 'ETIMEDOUT' && isNetworkError(e));
 });
 
 test('a body cut short, a refused connection and an abort are errors the retry logic reads', async () => {
