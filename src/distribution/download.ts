@@ -12,10 +12,10 @@
  * new connection costs little next to it, and no keep-alive state has to be managed.
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, rootCertificates } from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
 import { HTTPParser } from 'http-parser-js';
 import { release, retain, type SlabPool } from '../common/lent.ts';
-import type { TlsMaterial } from './registries.ts';
+import { tlsOptions, type TlsMaterial } from './registries.ts';
 
 /** One socket read at most: a busy reader finds this much waiting on a fast link. */
 export const SLAB_SIZE = 256 << 10;
@@ -221,9 +221,7 @@ export function download(req: DownloadRequest): Promise<DownloadHead> {
       ? tlsConnect({
           ...opts,
           ...(isIP(host) ? {} : { servername: host }),
-          ...(tls.ca.length ? { ca: [...rootCertificates, ...tls.ca] } : {}),
-          ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-          rejectUnauthorized: tls.verify,
+          ...tlsOptions(tls),
           ALPNProtocols: ['http/1.1'],
         })
       : netConnect(opts);

@@ -9,11 +9,10 @@
 import type { IncomingMessage, IncomingHttpHeaders } from 'node:http';
 import { createRequire } from 'node:module';
 import { pipeline, type Readable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
 import { SlabPool } from '../common/lent.ts';
 import { download, SLAB_SIZE } from './download.ts';
 import { RegistryError, UnreachableError } from './errors.ts';
-import type { TlsMaterial } from './registries.ts';
+import { tlsOptions, type TlsMaterial } from './registries.ts';
 
 // Loaded with require: importing node:http as an ES module builds its module namespace, whose
 // getters load Node's own copy of undici (for http.WebSocket): 30 ms of every pull's start here.
@@ -174,12 +173,7 @@ export class Http {
     this.tls = tls;
     const pool = { keepAlive: true, maxSockets: opts.connections ?? 16, timeout: TIMEOUT_MS };
     this.plain = new HttpAgent(pool);
-    this.secure = new HttpsAgent({
-      ...pool,
-      ...(tls.ca.length ? { ca: [...rootCertificates, ...tls.ca] } : {}),
-      ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-      rejectUnauthorized: tls.verify,
-    });
+    this.secure = new HttpsAgent({ ...pool, ...tlsOptions(tls) });
   }
 
   async close(): Promise<void> {

@@ -17,6 +17,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { join } from 'node:path';
+import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import { InvalidArgumentError } from '../common/errors.ts';
 import { DOCKER_HUB_API_HOST, DOCKER_HUB_DOMAIN } from '../image/reference.ts';
 
@@ -40,6 +41,15 @@ export interface TlsMaterial {
   key?: string;
   /** False only for insecure registries. */
   verify: boolean;
+}
+
+/** The TLS options of a connection to a registry (the HTTPS agent's and a blob download's). */
+export function tlsOptions(tls: TlsMaterial): ConnectionOptions {
+  return {
+    ...(tls.ca.length ? { ca: [...rootCertificates, ...tls.ca] } : {}),
+    ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+    rejectUnauthorized: tls.verify,
+  };
 }
 
 /** One place to send requests for a registry: itself or a mirror. */
