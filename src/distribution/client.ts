@@ -10,7 +10,7 @@ import { isDigest, sha256, shortId, type Digest } from '../store/digest.ts';
 import { MT } from '../image/media.ts';
 import { getCredentials, type Credentials } from './authfile.ts';
 import { Authenticator, repositoryScope } from './auth.ts';
-import { ManifestUnknownError, RegistryError, UnauthorizedError, UnreachableError, parseErrorBody } from './errors.ts';
+import { connectionError, ManifestUnknownError, RegistryError, UnauthorizedError, UnreachableError, parseErrorBody } from './errors.ts';
 import { Http, backoff, header, isNetworkError, readBytes, readText, sleep, unreachable, type HttpRequest, type HttpResponse, type RetryPolicy } from './http.ts';
 import type { Endpoint, RegistryConfig } from './registries.ts';
 
@@ -234,7 +234,7 @@ export class RegistryClient {
           done = true;
           return;
         }
-        throw Object.assign(new Error('connection closed before the blob was complete'), { code: 'ECONNRESET' });
+        throw connectionError('connection closed before the blob was complete', 'ECONNRESET');
       } catch (err) {
         if (opts.signal?.aborted) throw opts.signal.reason ?? err;
         if (!isNetworkError(err)) throw err;

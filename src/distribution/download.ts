@@ -15,6 +15,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { HTTPParser } from 'http-parser-js';
 import { release, retain, type SlabPool } from '../common/lent.ts';
+import { connectionError, silenceError } from './errors.ts';
 import { tlsOptions, type TlsMaterial } from './registries.ts';
 
 /** One socket read at most: a busy reader finds this much waiting on a fast link. */
@@ -42,10 +43,6 @@ export interface DownloadHead {
   status: number;
   headers: Record<string, string | string[]>;
   body: DownloadBody;
-}
-
-function errorWithCode(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
 }
 
 function headerMap(flat: string[]): Record<string, string | string[]> {
@@ -210,7 +207,7 @@ export function download(req: DownloadRequest): Promise<DownloadHead> {
         used += n;
         const r = parser.execute(room, 0, n);
         if (r instanceof Error) {
-          failed(errorWithCode(`bad HTTP response from ${url.host}: ${r.message}`, 'HPE_INVALID'));
+          failed(connectionError(`bad HTTP response from ${url.host}: ${r.message}`, 'HPE_INVALID'));
           return false;
         }
         return !body?.full();
@@ -240,19 +237,19 @@ export function download(req: DownloadRequest): Promise<DownloadHead> {
     };
 
     socket.setNoDelay(true);
-    socket.setTimeout(req.timeoutMs, () => failed(errorWithCode(`no data from ${url.host} for ${req.timeoutMs / 1000} s`, 'ETIMEDOUT')));
+    socket.setTimeout(req.timeoutMs, () => failed(silenceError(url.host, req.timeoutMs)));
     socket.on('error', failed);
     socket.on('end', () => {
       // A body without a length ends with the connection; any other end is a body cut short.
       const r = parser.finish();
-      if (r instanceof Error || !body) failed(errorWithCode('connection closed before the response was complete', 'ECONNRESET'));
+      if (r instanceof Error || !body) failed(connectionError('connection closed before the response was complete', 'ECONNRESET'));
     });
     socket.on('close', () => {
       if (slab) release(slab);
       slab = undefined;
     });
-    socket.on('close', () => failed(errorWithCode('connection closed before the response was complete', 'ECONNRESET')));
-    const onAbort = () => failed(req.signal?.reason ?? errorWithCode('aborted', 'ABORT_ERR'));
+    socket.on('close', () => failed(connectionError('connection closed before the response was complete', 'ECONNRESET')));
+    const onAbort = () => failed(req.signal?.reason ?? connectionError('aborted', 'ABORT_ERR'));
     if (req.signal?.aborted) return onAbort();
     req.signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('close', () => req.signal?.removeEventListener('abort', onAbort));

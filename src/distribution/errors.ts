@@ -51,3 +51,16 @@ export function parseErrorBody(text: string): RegistryErrorBody | undefined {
   }
   return undefined;
 }
+
+/**
+ * A failure of the connection or the transfer, not of the HTTP exchange. Its `code` (a socket
+ * error's name) is what the retry logic reads (http.ts `isNetworkError`).
+ */
+export function connectionError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** A connection that stayed silent for `ms`. */
+export function silenceError(host: string, ms: number): Error {
+  return connectionError(`no data from ${host} for ${ms / 1000} s`, 'ETIMEDOUT');
+}

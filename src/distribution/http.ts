@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { pipeline, type Readable } from 'node:stream';
 import { SlabPool } from '../common/lent.ts';
 import { download, SLAB_SIZE } from './download.ts';
-import { RegistryError, UnreachableError } from './errors.ts';
+import { connectionError, RegistryError, silenceError, UnreachableError } from './errors.ts';
 import { tlsOptions, type TlsMaterial } from './registries.ts';
 
 // Loaded with require: importing node:http as an ES module builds its module namespace, whose
@@ -130,10 +130,6 @@ export function unreachable(host: string, err: unknown): UnreachableError {
 /** A silent connection fails after this long (connecting, waiting for headers, reading a body). */
 const TIMEOUT_MS = 60_000;
 
-function timeoutError(host: string): Error {
-  return Object.assign(new Error(`no data from ${host} for ${TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' });
-}
-
 /** A node:http response's body. */
 class MessageBody implements ResponseBody {
   private readonly msg: IncomingMessage;
@@ -192,10 +188,10 @@ export class Http {
         timeout: TIMEOUT_MS,
         ...(signal ? { signal } : {}),
       });
-      req.once('timeout', () => req.destroy(timeoutError(url.host)));
+      req.once('timeout', () => req.destroy(silenceError(url.host, TIMEOUT_MS)));
       req.once('error', reject);
       req.once('response', (msg: IncomingMessage) => {
-        msg.setTimeout(TIMEOUT_MS, () => msg.destroy(timeoutError(url.host)));
+        msg.setTimeout(TIMEOUT_MS, () => msg.destroy(silenceError(url.host, TIMEOUT_MS)));
         resolve({ status: msg.statusCode ?? 0, headers: msg.headers as IncomingHttpHeaders, body: new MessageBody(msg) });
       });
       if (typeof body === 'function') pipeline(body(), req, (err) => err && req.destroy(err));
@@ -325,7 +321,7 @@ export async function* bodyChunks(body: Readable, maxQueued = 32): AsyncGenerato
       if (failure) throw failure.err;
       if (ended) {
         // 'close' without 'end' is a body cut short: let the caller see an error, not an end
-        if (!body.readableEnded) throw Object.assign(new Error('connection closed before the body was complete'), { code: 'ECONNRESET' });
+        if (!body.readableEnded) throw connectionError('connection closed before the body was complete', 'ECONNRESET');
         return;
       }
       await new Promise<void>((r) => (wake = r));
