@@ -42,7 +42,7 @@ export function isLent(chunk: Buffer): boolean {
 
 /**
  * Fixed-size slabs, recycled when the last reference goes. It grows when every slab is out (a
- * consumer holds them); the producer should pause when `available` is low, which bounds it.
+ * consumer holds them): the producer bounds it by pausing while its consumer is behind.
  */
 export class SlabPool {
   readonly slabSize: number;

@@ -244,15 +244,15 @@ export function download(req: DownloadRequest): Promise<DownloadHead> {
       const r = parser.finish();
       if (r instanceof Error || !body) failed(connectionError('connection closed before the response was complete', 'ECONNRESET'));
     });
+    const onAbort = () => failed(req.signal?.reason ?? connectionError('aborted', 'ABORT_ERR'));
     socket.on('close', () => {
       if (slab) release(slab);
       slab = undefined;
+      req.signal?.removeEventListener('abort', onAbort);
+      failed(connectionError('connection closed before the response was complete', 'ECONNRESET')); // a no-op after a complete body
     });
-    socket.on('close', () => failed(connectionError('connection closed before the response was complete', 'ECONNRESET')));
-    const onAbort = () => failed(req.signal?.reason ?? connectionError('aborted', 'ABORT_ERR'));
     if (req.signal?.aborted) return onAbort();
     req.signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('close', () => req.signal?.removeEventListener('abort', onAbort));
 
     const path = `${url.pathname}${url.search}`;
     const lines = [`GET ${path} HTTP/1.1`, `Host: ${url.host}`, 'Connection: close', 'User-Agent: berth'];

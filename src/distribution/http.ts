@@ -211,7 +211,7 @@ export class Http {
       const res =
         req.download && method === 'GET'
           ? await download({ url: u, headers, tls: this.tls, signal: req.signal, timeoutMs: TIMEOUT_MS, pool: this.slabs })
-          : await this.exchange(u, method, headers, typeof body === 'function' ? body : (body ?? undefined), req.signal);
+          : await this.exchange(u, method, headers, body, req.signal);
       const location = res.headers.location;
       if (!REDIRECT_STATUS.has(res.status) || typeof location !== 'string' || hop >= 10) return { ...res, url };
       await res.body.dump();
