@@ -14,6 +14,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { HTTPParser } from 'http-parser-js';
+import { ChunkQueue } from '../common/chunk-queue.ts';
 import { release, retain, type SlabPool } from '../common/lent.ts';
 import { connectionError, silenceError } from './errors.ts';
 import { tlsOptions, type TlsMaterial } from './registries.ts';
@@ -59,10 +60,7 @@ function headerMap(flat: string[]): Record<string, string | string[]> {
 /** The body of a download: its chunks in order, then its end (or the connection's failure). */
 export class DownloadBody {
   private readonly socket: Socket;
-  private readonly queue: Buffer[] = [];
-  private ended = false;
-  private failure: { err: unknown } | undefined;
-  private wake: (() => void) | undefined;
+  private readonly queue = new ChunkQueue();
   private paused = false;
   private readonly timeoutMs: number;
 
@@ -79,14 +77,13 @@ export class DownloadBody {
    * decompressor, each a round trip to the thread pool), still without a copy.
    */
   push(chunk: Buffer): void {
-    const last = this.queue.at(-1);
+    const last = this.queue.last;
     if (last && last.buffer === chunk.buffer && last.byteOffset + last.length === chunk.byteOffset) {
-      this.queue[this.queue.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + chunk.length);
+      this.queue.replaceLast(Buffer.from(last.buffer, last.byteOffset, last.length + chunk.length));
     } else {
       retain(chunk);
       this.queue.push(chunk);
     }
-    this.signal();
   }
 
   /**
@@ -101,21 +98,12 @@ export class DownloadBody {
 
   /** @internal */
   end(): void {
-    this.ended = true;
-    this.signal();
+    this.queue.end();
   }
 
-  /** @internal */
+  /** @internal a failure after a complete body is not one */
   fail(err: unknown): void {
-    if (this.ended || this.failure) return;
-    this.failure = { err };
-    this.signal();
-  }
-
-  private signal(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    if (!this.queue.ended) this.queue.fail(err);
   }
 
   /**
@@ -123,31 +111,25 @@ export class DownloadBody {
    * the next is asked for unless the consumer retains it (common/lent.ts); without, copies.
    */
   async *chunks(opts: { lent?: boolean } = {}): AsyncGenerator<Buffer> {
+    const resume = (left: number) => {
+      if (!this.paused || left >= MAX_QUEUED / 2) return;
+      this.paused = false;
+      this.socket.setTimeout(this.timeoutMs);
+      this.socket.resume();
+    };
     try {
-      for (;;) {
-        const c = this.queue.shift();
-        if (c) {
-          if (this.paused && this.queue.length < MAX_QUEUED / 2) {
-            this.paused = false;
-            this.socket.setTimeout(this.timeoutMs);
-            this.socket.resume();
-          }
-          if (opts.lent) {
-            try {
-              yield c;
-            } finally {
-              release(c);
-            }
-          } else {
-            const copy = Buffer.from(c);
+      for await (const c of this.queue.take(resume)) {
+        if (opts.lent) {
+          try {
+            yield c;
+          } finally {
             release(c);
-            yield copy;
           }
-          continue;
+        } else {
+          const copy = Buffer.from(c);
+          release(c);
+          yield copy;
         }
-        if (this.failure) throw this.failure.err;
-        if (this.ended) return;
-        await new Promise<void>((r) => (this.wake = r));
       }
     } finally {
       this.destroy();
@@ -160,7 +142,7 @@ export class DownloadBody {
   }
 
   destroy(): void {
-    for (const c of this.queue.splice(0)) release(c);
+    for (const c of this.queue.clear()) release(c);
     if (!this.socket.destroyed) this.socket.destroy();
   }
 }

@@ -9,6 +9,7 @@
 import type { IncomingMessage, IncomingHttpHeaders } from 'node:http';
 import { createRequire } from 'node:module';
 import { pipeline, type Readable } from 'node:stream';
+import { ChunkQueue } from '../common/chunk-queue.ts';
 import { SlabPool } from '../common/lent.ts';
 import { download, SLAB_SIZE } from './download.ts';
 import { connectionError, RegistryError, silenceError, UnreachableError } from './errors.ts';
@@ -287,47 +288,22 @@ export function header(res: HttpResponse, name: string): string | undefined {
  * the memory bounded when the consumer is slower than the network.
  */
 export async function* bodyChunks(body: Readable, maxQueued = 32): AsyncGenerator<Buffer> {
-  const queue: Buffer[] = [];
-  let ended = false;
-  let failure: { err: unknown } | undefined;
-  let wake: (() => void) | undefined;
-  const signal = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
+  const queue = new ChunkQueue();
   const onData = (c: Buffer) => {
     queue.push(c);
     if (queue.length >= maxQueued) body.pause();
-    signal();
   };
-  const onEnd = () => {
-    ended = true;
-    signal();
-  };
-  const onError = (err: unknown) => {
-    failure = { err };
-    signal();
-  };
-  body.on('data', onData).once('end', onEnd).once('close', onEnd).once('error', onError);
+  const onEnd = () => queue.end();
+  // 'close' without 'end' is a body cut short: the consumer sees an error, not an end
+  const onClose = () => (body.readableEnded ? queue.end() : queue.fail(connectionError('connection closed before the body was complete', 'ECONNRESET')));
+  const onError = (err: unknown) => queue.fail(err);
+  body.on('data', onData).once('end', onEnd).once('close', onClose).once('error', onError);
   try {
-    for (;;) {
-      const c = queue.shift();
-      if (c) {
-        if (queue.length < maxQueued / 2 && body.isPaused()) body.resume();
-        yield c;
-        continue;
-      }
-      if (failure) throw failure.err;
-      if (ended) {
-        // 'close' without 'end' is a body cut short: let the caller see an error, not an end
-        if (!body.readableEnded) throw connectionError('connection closed before the body was complete', 'ECONNRESET');
-        return;
-      }
-      await new Promise<void>((r) => (wake = r));
-    }
+    yield* queue.take((left) => {
+      if (left < maxQueued / 2 && body.isPaused()) body.resume();
+    });
   } finally {
-    body.off('data', onData).off('end', onEnd).off('close', onEnd).off('error', onError);
+    body.off('data', onData).off('end', onEnd).off('close', onClose).off('error', onError);
     if (!body.readableEnded) body.destroy();
   }
 }
