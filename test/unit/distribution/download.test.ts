@@ -29,6 +29,12 @@ function listen(s: Server | ReturnType<typeof createNetServer>): Promise<number>
   return new Promise((r) => s.listen(0, '127.0.0.1', () => r((s.address() as { port: number }).port)));
 }
 
+/** The whole of `big`, with its length. */
+function serveBig(_q: IncomingMessage, s: ServerResponse): void {
+  s.writeHead(200, { 'content-length': big.length });
+  s.end(big);
+}
+
 function req(url: string, extra: Partial<DownloadRequest> = {}): DownloadRequest {
   return { url: new URL(url), headers: {}, tls: { ca: [], verify: true }, timeoutMs: 10_000, pool: new SlabPool(SLAB_SIZE), ...extra };
 }
@@ -95,10 +101,7 @@ test('chunked and close-delimited bodies arrive whole; repeated headers become a
 });
 
 test('lent chunks are views of a few recycled slabs; a retained one stays intact until released', async () => {
-  handler = (_q, s) => {
-    s.writeHead(200, { 'content-length': big.length });
-    s.end(big);
-  };
+  handler = serveBig;
   const pool = new SlabPool(SLAB_SIZE);
   const head = await download(req(`${base}/lent`, { pool }));
   const kept: { chunk: Buffer; copy: Buffer }[] = [];
@@ -128,10 +131,7 @@ test('lent chunks are views of a few recycled slabs; a retained one stays intact
 });
 
 test('a slow consumer stops the socket: the slabs in use stay bounded', async () => {
-  handler = (_q, s) => {
-    s.writeHead(200, { 'content-length': big.length });
-    s.end(big);
-  };
+  handler = serveBig;
   const pool = new SlabPool(SLAB_SIZE);
   const head = await download(req(`${base}/slow`, { pool }));
   let n = 0;
@@ -196,10 +196,7 @@ test('a body cut short, a refused connection and an abort are errors the retry l
 
 test('https: verified against the CA given, refused without it', async () => {
   const t = makeTls(tlsDir);
-  const srv = createTlsServer({ cert: readFileSync(t.cert), key: readFileSync(t.key) }, (_q, s) => {
-    s.writeHead(200, { 'content-length': big.length });
-    s.end(big);
-  });
+  const srv = createTlsServer({ cert: readFileSync(t.cert), key: readFileSync(t.key) }, serveBig);
   const port = await listen(srv as unknown as Server);
   try {
     const ok = await readAll(`https://127.0.0.1:${port}/b`, { tls: { ca: [readFileSync(t.caCert, 'utf8')], verify: true } });
